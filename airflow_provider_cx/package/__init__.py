@@ -1,0 +1,28 @@
+"""Pure agent-package code: the model, reading and writing, lint, diff and reports (no Airflow, no network)."""
+
+from __future__ import annotations
+
+from airflow_provider_cx.package.io import (
+    ReadLimits,
+    package_files,
+    parse_files,
+    read_package,
+    write_folder,
+    write_zip,
+)
+from airflow_provider_cx.package.model import AgentPackage, Flow, PackageError, Resource, encode_stem, new_id
+
+__all__ = [
+    "AgentPackage",
+    "Flow",
+    "PackageError",
+    "ReadLimits",
+    "Resource",
+    "encode_stem",
+    "new_id",
+    "package_files",
+    "parse_files",
+    "read_package",
+    "write_folder",
+    "write_zip",
+]

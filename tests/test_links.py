@@ -2,13 +2,8 @@ from __future__ import annotations
 
 from unittest import mock
 
-from airflow_provider_cx.links import (
-    ALL_LINKS,
-    CXAgentLink,
-    agent_console_url,
-    environment_console_url,
-    test_results_console_url,
-)
+from airflow_provider_cx import links
+from airflow_provider_cx.links import ALL_LINKS, CXAgentLink, agent_console_url, environment_console_url
 
 AGENT = "projects/p1/locations/europe-west1/agents/a1"
 
@@ -16,7 +11,7 @@ AGENT = "projects/p1/locations/europe-west1/agents/a1"
 def test_console_urls_are_built_from_resource_names():
     assert agent_console_url(AGENT) == f"https://dialogflow.cloud.google.com/cx/{AGENT}"
     assert environment_console_url(f"{AGENT}/environments/e1").endswith(f"{AGENT}/environments")
-    assert test_results_console_url(AGENT).endswith(f"{AGENT}/testCases")
+    assert links.test_results_console_url(AGENT).endswith(f"{AGENT}/testCases")
 
 
 def test_each_link_has_its_own_xcom_key_and_name():

@@ -1,0 +1,20 @@
+"""The project's own sample Dialogflow CX agent, "Acme Bank Support", as an unzipped JSON package.
+
+It ships as package data so the demo, the operator tests and the emulator's conversation-runtime
+tests all restore and replay the same agent; see README.md in this folder for what it contains. The
+export itself sits in a folder of its own so that nothing but agent files is read into the package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_FOLDER = Path(__file__).resolve().parent / "acme-bank-support"
+
+
+def sample_agent_path() -> Path:
+    """The folder holding the sample agent's ``agent.json`` (readable with ``read_package``)."""
+    return _FOLDER
+
+
+__all__ = ["sample_agent_path"]

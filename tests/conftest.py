@@ -13,6 +13,8 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 import pytest
 
+pytest_plugins = ["airflow_provider_cx.emulator.testing"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_AGENTS_ENV = "CX_SHARED_AGENTS"
 

@@ -53,6 +53,7 @@ from airflow_provider_cx.emulator.runtime.webhook import WebhookCaller, WebhookE
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
 STRONG_MATCH = 0.8
+ANSWER_COVERAGE = 0.8
 MAX_TRANSITIONS = 64
 _PROMPTED_ONLY = {"@sys.any"}
 
@@ -311,9 +312,9 @@ class _Turn:
         match = match_intent(utterance, [str(r["intent"]) for r in routes], threshold)
         if match is not None and match.negative:
             match = None
-        fills = self.extract_form(utterance)
+        fills, answered = self.extract_form(utterance)
         strong = match is not None and (match.exact or match.confidence >= STRONG_MATCH)
-        if match is not None and (strong or not fills):
+        if match is not None and not answered and (strong or not fills):
             self.state.no_match_count = 0
             self.match_type = MatchType.INTENT
             self.take_intent(match, routes)
@@ -355,11 +356,14 @@ class _Turn:
         if not self.condition_pass():
             self.prompt()
 
-    def extract_form(self, utterance: Utterance) -> dict[str, Any]:
-        """Form parameters the utterance fills: the prompted one, plus others of distinct, specific types."""
+    def extract_form(self, utterance: Utterance) -> tuple[dict[str, Any], bool]:
+        """Form parameters the utterance fills (the prompted one, plus others of distinct, specific types),
+        and whether the utterance is just an answer to the prompt: a mention of the prompted parameter's
+        (specific) entity type covering nearly all of it."""
         page = self.page
         if page is None:
-            return {}
+            return {}, False
+        answered = False
         prompted = self.state.prompted_param or self._first_unfilled()
         fills: dict[str, Any] = {}
         taken: list[tuple[int, int]] = []
@@ -389,7 +393,10 @@ class _Turn:
                 if chosen is not None:
                     fills[name] = chosen.value
                     taken.append((chosen.start, chosen.end))
-        return fills
+            if is_prompted and entity_type not in _PROMPTED_ONLY:
+                covered = sum(len(utterance.text[s:e].strip()) for s, e in taken)
+                answered = covered >= ANSWER_COVERAGE * len("".join(utterance.text.split()))
+        return fills, answered
 
     # --- handlers ------------------------------------------------------------------------------
     def _condition(self, condition: str) -> bool:
@@ -428,16 +435,16 @@ class _Turn:
         """Call the handler of ``event`` in scope (parameter, page, flow); True if it moved the session."""
         names = self._event_names(event)
         scopes: list[tuple[str, list[dict[str, Any]]]] = []
-        if event in ("sys.no-match", "sys.no-input") and self.page is not None and self.state.prompted_param:
-            param = next(
-                (p for p in self._form_params() if str(p.get("displayName", "")).strip() == self.state.prompted_param),
-                None,
-            )
-            if param is not None:
-                scopes.append(("parameter", (param.get("fillBehavior") or {}).get("repromptEventHandlers", [])))
-        if self.page is not None:
+        reprompt = event in ("sys.no-match", "sys.no-input")
+        param = self._prompted_param() if reprompt else None
+        if param is not None:
+            scopes.append(("parameter", (param.get("fillBehavior") or {}).get("repromptEventHandlers", [])))
+        elif self.page is not None:
             scopes.append(("page", self.page.data.get("eventHandlers", [])))
-        scopes.append(("flow", self.flow.data.get("eventHandlers", [])))
+        if param is None:
+            scopes.append(("flow", self.flow.data.get("eventHandlers", [])))
+        elif self.page is not None:
+            scopes.append(("page", self.page.data.get("eventHandlers", [])))
         for scope, handlers in scopes:
             for name in names:
                 handler = next((h for h in handlers if str(h.get("event", "")).strip() == name), None)
@@ -454,6 +461,14 @@ class _Turn:
         if event in ("sys.no-match", "sys.no-input"):
             self.prompt()
         return False
+
+    def _prompted_param(self) -> dict[str, Any] | None:
+        if self.page is None or not self.state.prompted_param:
+            return None
+        return next(
+            (p for p in self._form_params() if str(p.get("displayName", "")).strip() == self.state.prompted_param),
+            None,
+        )
 
     def _event_names(self, event: str) -> list[str]:
         if event == "sys.no-match":

@@ -56,6 +56,8 @@ class EntityTypeMatcher:
     exact: dict[tuple[str, ...], Any] = field(default_factory=dict)
     regexps: list[re.Pattern[str]] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    # When two entries share a normalised synonym, the one written exactly as said wins.
+    verbatim: dict[tuple[tuple[str, ...], str], Any] = field(default_factory=dict)
     max_words: int = 0
 
     @classmethod
@@ -80,6 +82,7 @@ class EntityTypeMatcher:
                 if key:
                     resolved = synonym.strip() if kind == "KIND_LIST" else value
                     matcher.exact.setdefault(key, resolved)
+                    matcher.verbatim.setdefault((key, synonym.casefold()), resolved)
                     matcher.max_words = max(matcher.max_words, len(key))
         return matcher
 
@@ -103,7 +106,9 @@ class EntityTypeMatcher:
                 key = tuple(word for _s, _e, word in spans[i : i + n])
                 if key in self.exact:
                     start, end = spans[i][0], spans[i + n - 1][1]
-                    out.append(EntityMatch(start, end, self.exact[key], text[start:end]))
+                    said = text[start:end]
+                    value = self.verbatim.get((key, said.casefold()), self.exact[key])
+                    out.append(EntityMatch(start, end, value, said))
                     break
         return out
 

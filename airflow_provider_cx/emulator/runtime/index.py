@@ -21,6 +21,7 @@ from airflow_provider_cx.emulator.runtime.text import normalised, tokens
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
 DEFAULT_THRESHOLD = 0.3
+SLOT_WEIGHT = 1.0
 NEGATIVE_INTENT = "Default Negative Intent"
 
 Extract = Callable[[str, dt.date, bool], list[EntityMatch]]
@@ -136,7 +137,11 @@ class AgentIndex:
                 exact=exact,
             )
         total = max(phrase_count, 1)
-        self._weights[language] = {tok: 1.0 + math.log(total / df) for tok, df in doc_freq.items()}
+        weights = {tok: 1.0 + math.log(total / df) for tok, df in doc_freq.items()}
+        for tok in weights:
+            if tok.startswith("@"):  # an entity slot alone is weak evidence of an intent
+                weights[tok] = SLOT_WEIGHT
+        self._weights[language] = weights
         self._intents[language] = infos
 
     def _has_language(self, language: str) -> bool:

@@ -9,7 +9,8 @@ where tokens are stemmed words (:mod:`text`), N is the number of training phrase
 df(t) the number of phrases containing t (a token no phrase contains gets the largest weight). Each
 phrase is scored twice: as written, and with its annotated parts replaced by the entity type
 (``@sys.date``) while the utterance's mentions of those types are replaced the same way, so
-"fly on March 3rd" meets "fly on @sys.date". An intent's score is its best phrase's score; an
+"fly on March 3rd" meets "fly on @sys.date"; a slot token weighs 1 (an entity alone says little) and
+a slotted score counts at 90%. An intent's score is its best phrase's score; an
 utterance equal to a training phrase (after folding case, accents and punctuation) scores 1.0.
 
 The best candidate wins if its score reaches the classification threshold; if it is the negative
@@ -30,6 +31,8 @@ from airflow_provider_cx.emulator.runtime.text import normalised, tokens
 
 # Entity types whose mentions are everything: slotting them would erase the utterance.
 _UNSLOTTABLE = {"@sys.any"}
+# A phrase met only through entity slots ("buy @Merch") is weaker evidence than a literal match.
+SLOTTED_DISCOUNT = 0.9
 
 
 @dataclass
@@ -96,7 +99,7 @@ def score_intent(utterance: Utterance, info: IntentInfo, weights: dict[str, floa
     for phrase in info.phrases:
         score = similarity(utterance.tokens, phrase.literal, weights, unknown)
         if slotted is not None:
-            score = max(score, similarity(slotted, phrase.slotted, weights, unknown))
+            score = max(score, SLOTTED_DISCOUNT * similarity(slotted, phrase.slotted, weights, unknown))
         if score > best:
             best = score
     return best

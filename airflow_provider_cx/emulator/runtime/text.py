@@ -12,7 +12,8 @@ import unicodedata
 
 _WORD = re.compile(r"[\w@'\u2019.+-]+", re.UNICODE)
 _EDGE_PUNCT = ".'\u2019-+"
-_SUFFIXES = ("ing", "ed", "es", "s")
+# (suffix, shortest stem left): "does" and "bus" keep their "s", "tickets" loses it.
+_SUFFIXES = (("ing", 3), ("ed", 3), ("es", 3), ("s", 4))
 
 
 def fold(text: str) -> str:
@@ -36,8 +37,8 @@ def stem(word: str) -> str:
     """A deliberately small stemmer: drop one common English inflection from longer words."""
     if word.endswith("n't") or not word.isalpha():
         return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+    for suffix, shortest in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= shortest:
             return word[: -len(suffix)]
     return word
 

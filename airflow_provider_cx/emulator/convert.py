@@ -397,7 +397,7 @@ def merge_update(
 def _merge_path(target: dict, norm: dict, new: dict, descriptor: Descriptor, path: list[str]) -> None:
     key, rest = path[0], path[1:]
     field = _json_fields(descriptor).get(key)
-    if rest and field is not None and field.message_type is not None and field.label != FieldDescriptor.LABEL_REPEATED:
+    if rest and field is not None and field.message_type is not None and not field.is_repeated:
         child_new = new.get(key) if isinstance(new.get(key), dict) else {}
         child_norm = norm.get(key) if isinstance(norm.get(key), dict) else {}
         child = target.setdefault(key, {})
@@ -443,10 +443,24 @@ def _merge_field(raw: JSON, norm: JSON, new: JSON, field: FieldDescriptor | None
     if field is None or field.message_type is None or field.message_type.full_name in _LEAF_MESSAGES:
         return new
     if field.message_type.GetOptions().map_entry:
-        return new
-    if field.label == FieldDescriptor.LABEL_REPEATED:
+        return raw if _same_map(norm, new) else new
+    if field.is_repeated:
         return _merge_list(raw, norm, new, field.message_type)
     return _merge_message(raw, norm, new, field.message_type)
+
+
+def _same_map(left: JSON, right: JSON) -> bool:
+    """Maps arrive in any order over the wire: compare them as sets of entries."""
+
+    def entries(value: JSON) -> Any:
+        if not isinstance(value, list):
+            return value
+        return sorted((json_key(x) for x in value), key=str)
+
+    def json_key(entry: JSON) -> Any:
+        return (entry.get("key"), repr(entry.get("value"))) if isinstance(entry, dict) else repr(entry)
+
+    return entries(left) == entries(right)
 
 
 def _merge_list(raw: JSON, norm: JSON, new: JSON, descriptor: Descriptor) -> JSON:

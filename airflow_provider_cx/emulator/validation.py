@@ -16,3 +16,11 @@ def validate_agent(record: AgentRecord, language_code: str) -> Any:
 
 def stored_agent_result(record: AgentRecord) -> Any:
     raise Unimplemented("agent validation is not available yet in this emulator build")
+
+
+def validate_flow(record: AgentRecord, flow: Any, language_code: str) -> Any:
+    raise Unimplemented("flow validation is not available yet in this emulator build")
+
+
+def stored_flow_result(record: AgentRecord, flow: Any) -> Any:
+    raise Unimplemented("flow validation is not available yet in this emulator build")

@@ -41,7 +41,7 @@ def markdown_code(text: str, *, in_table: bool = False) -> str:
 def markdown_escape(text: str) -> str:
     """Plain text safe inside Markdown prose or a table cell (no accidental emphasis, links, cells)."""
     text = str(text).replace("\r", "").replace("\n", "<br>")
-    return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", text).replace("\\<br\\>", "<br>")
+    return re.sub(r"([\\`*_\[\]<>|~])", r"\\\1", text).replace("\\<br\\>", "<br>")
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

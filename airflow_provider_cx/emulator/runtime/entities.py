@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from airflow_provider_cx.emulator.runtime.sysentities import EntityMatch
@@ -29,7 +30,8 @@ _WORD_SPAN = re.compile(r"[\w'\u2019@.+-]+", re.UNICODE)
 Lookup = Callable[[str], "Callable[[str, dt.date, bool], list[EntityMatch]]"]
 
 
-def word_spans(text: str) -> list[tuple[int, int, str]]:
+@lru_cache(maxsize=4096)
+def word_spans(text: str) -> tuple[tuple[int, int, str], ...]:
     """(start, end, normalised word) for each word of ``text``, offsets into the original text."""
     out = []
     for match in _WORD_SPAN.finditer(text):
@@ -39,7 +41,7 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
         if core:
             start = match.start() + lead
             out.append((start, start + len(core), stem(fold(core).replace("\u2019", "'"))))
-    return out
+    return tuple(out)
 
 
 def synonym_key(synonym: str) -> tuple[str, ...]:
@@ -58,6 +60,7 @@ class EntityTypeMatcher:
     references: list[str] = field(default_factory=list)
     # When two entries share a normalised synonym, the one written exactly as said wins.
     verbatim: dict[tuple[tuple[str, ...], str], Any] = field(default_factory=dict)
+    _by_first: dict[str, list[tuple[str, ...]]] | None = None
     max_words: int = 0
 
     @classmethod
@@ -99,7 +102,7 @@ class EntityTypeMatcher:
             found.extend(lookup(ref)(text, today, prompted))
         return found
 
-    def _exact(self, text: str, spans: list[tuple[int, int, str]]) -> list[EntityMatch]:
+    def _exact(self, text: str, spans: tuple[tuple[int, int, str], ...]) -> list[EntityMatch]:
         out = []
         for i in range(len(spans)):
             for n in range(min(self.max_words, len(spans) - i), 0, -1):
@@ -112,16 +115,35 @@ class EntityTypeMatcher:
                     break
         return out
 
-    def _fuzzy(self, text: str, spans: list[tuple[int, int, str]]) -> list[EntityMatch]:
+    def _fuzzy(self, text: str, spans: tuple[tuple[int, int, str], ...]) -> list[EntityMatch]:
+        by_first = self._fuzzy_index()
         out = []
-        for key, value in self.exact.items():
-            n = len(key)
-            for i in range(len(spans) - n + 1):
-                window = spans[i : i + n]
-                if all(_close(word, want) for (_s, _e, word), want in zip(window, key, strict=True)):
+        for i, (_s, _e, word) in enumerate(spans):
+            for key in {k for variant in _deletions(word) for k in by_first.get(variant, ())}:
+                window = spans[i : i + len(key)]
+                if len(window) < len(key):
+                    continue
+                if all(_close(w, want) for (_ws, _we, w), want in zip(window, key, strict=True)):
                     start, end = window[0][0], window[-1][1]
-                    out.append(EntityMatch(start, end, value, text[start:end]))
+                    out.append(EntityMatch(start, end, self.exact[key], text[start:end]))
         return out
+
+    def _fuzzy_index(self) -> dict[str, list[tuple[str, ...]]]:
+        """Synonyms by every one-deletion variant of their first word (symmetric-delete look-up)."""
+        if self._by_first is None:
+            index: dict[str, list[tuple[str, ...]]] = {}
+            for key in self.exact:
+                for variant in _deletions(key[0]):
+                    index.setdefault(variant, []).append(key)
+            self._by_first = index
+        return self._by_first
+
+
+def _deletions(word: str) -> set[str]:
+    """The word and, for words of four letters or more, every form with one letter deleted."""
+    if len(word) < 4:
+        return {word}
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def _close(word: str, want: str) -> bool:

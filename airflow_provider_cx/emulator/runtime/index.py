@@ -34,6 +34,8 @@ class Phrase:
     key: str
     literal: frozenset[str]
     slotted: frozenset[str]
+    literal_weight: float = 0.0
+    slotted_weight: float = 0.0
 
 
 @dataclass
@@ -142,6 +144,10 @@ class AgentIndex:
             if tok.startswith("@"):  # an entity slot alone is weak evidence of an intent
                 weights[tok] = SLOT_WEIGHT
         self._weights[language] = weights
+        for info in infos.values():
+            for phrase in info.phrases:
+                phrase.literal_weight = sum(weights[t] for t in phrase.literal)
+                phrase.slotted_weight = sum(weights[t] for t in phrase.slotted)
         self._intents[language] = infos
 
     def _has_language(self, language: str) -> bool:

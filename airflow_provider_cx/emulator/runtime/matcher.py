@@ -80,15 +80,28 @@ class Utterance:
         return self._slotted[slot_types]
 
 
-def similarity(a: frozenset[str], b: frozenset[str], weights: dict[str, float], unknown: float) -> float:
+def weight_of(tokens: frozenset[str], weights: dict[str, float], unknown: float) -> float:
+    return sum(weights.get(t, unknown) for t in tokens)
+
+
+def similarity(
+    a: frozenset[str],
+    b: frozenset[str],
+    weights: dict[str, float],
+    unknown: float,
+    b_weight: float | None = None,
+    a_weight: float | None = None,
+) -> float:
+    """Weighted Dice coefficient of two token sets (pass precomputed set weights to save work)."""
     if not a or not b:
         return 0.0
     common = a & b
     if not common:
         return 0.0
-    weight_common = sum(weights.get(t, unknown) for t in common)
-    total = sum(weights.get(t, unknown) for t in a) + sum(weights.get(t, unknown) for t in b)
-    return 2.0 * weight_common / total
+    total = (a_weight if a_weight is not None else weight_of(a, weights, unknown)) + (
+        b_weight if b_weight is not None else weight_of(b, weights, unknown)
+    )
+    return 2.0 * weight_of(common, weights, unknown) / total
 
 
 def score_intent(utterance: Utterance, info: IntentInfo, weights: dict[str, float], unknown: float) -> float:
@@ -96,10 +109,13 @@ def score_intent(utterance: Utterance, info: IntentInfo, weights: dict[str, floa
         return 1.0
     best = 0.0
     slotted = utterance.slotted(info.slot_types) if info.slot_types else None
+    literal_weight = weight_of(utterance.tokens, weights, unknown)
+    slotted_weight = weight_of(slotted, weights, unknown) if slotted is not None else 0.0
     for phrase in info.phrases:
-        score = similarity(utterance.tokens, phrase.literal, weights, unknown)
-        if slotted is not None:
-            score = max(score, SLOTTED_DISCOUNT * similarity(slotted, phrase.slotted, weights, unknown))
+        score = similarity(utterance.tokens, phrase.literal, weights, unknown, phrase.literal_weight, literal_weight)
+        if slotted is not None and phrase.slotted != phrase.literal:
+            slot_score = similarity(slotted, phrase.slotted, weights, unknown, phrase.slotted_weight, slotted_weight)
+            score = max(score, SLOTTED_DISCOUNT * slot_score)
         if score > best:
             best = score
     return best

@@ -93,7 +93,11 @@ def agent_output(result: TurnResult, differences: list[dict[str, str]]) -> dict[
         "sessionParameters": result.parameters,
         "currentPage": {"name": result.page, "flow": result.flow},
         "textResponses": [{"text": [t.text]} for t in result.texts],
-        "diagnosticInfo": {**result.diagnostic_info, "Match Type": result.match_type},
+        "diagnosticInfo": {
+            **result.diagnostic_info,
+            "Match Type": result.match_type,
+            "Webhook Calls": sum(1 for status in result.webhook_statuses if status.get("status") != "DISABLED"),
+        },
     }
     if result.intent:
         output["triggeredIntent"] = {"name": result.intent}

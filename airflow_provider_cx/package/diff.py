@@ -219,7 +219,7 @@ def _details(resource_type: str, old: Resource, new: Resource) -> list[str]:
         skip |= set(_ROUTE_LISTS)  # reported route by route
     details = [f"{key} changed" for key in _changed_keys(old.data, new.data, skip)]
     if resource_type == "testCase":
-        turns = [len(r.data.get("testCaseConversationTurns") or []) for r in (old, new)]
+        turns = [len(_list(r.data.get("testCaseConversationTurns"))) for r in (old, new)]
         details = [
             f"conversation changed ({turns[0]} → {turns[1]} turns)" if d.startswith("testCaseConversationTurns") else d
             for d in details
@@ -353,7 +353,7 @@ def _texts(part: Any) -> list[str]:
     texts = []
     for phrase in phrases if isinstance(phrases, list) else []:
         parts = phrase.get("parts") if isinstance(phrase, dict) else None
-        text = "".join(p.get("text", "") for p in parts if isinstance(p, dict)) if isinstance(parts, list) else ""
+        text = "".join(str(p.get("text", "")) for p in _list(parts) if isinstance(p, dict))
         texts.append(text.strip())
     return texts
 
@@ -412,6 +412,10 @@ def _file_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FileChange]:
     changes += [FileChange(p, REMOVED) for p in sorted(old.keys() - new.keys())]
     changes += [FileChange(p, CHANGED) for p in sorted(old.keys() & new.keys()) if old[p] != new[p]]
     return changes
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:

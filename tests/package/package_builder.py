@@ -200,3 +200,36 @@ def clean_agent(languages: tuple[str, ...] = ("en",)) -> AgentPackage:
         testConfig={"flow": START_FLOW, "page": "Start Page"},
     )
     return b.package
+
+
+# --- malformed packages: fields of the wrong JSON type, as hand edits and bad merges leave them ---
+def wreck_flow(pkg: AgentPackage) -> None:
+    flow = pkg.flow(START_FLOW)
+    flow.data.update(transitionRoutes="oops", eventHandlers=[1, None, "x"], transitionRouteGroups={"a": 1})
+
+
+def wreck_page(pkg: AgentPackage) -> None:
+    flow = pkg.flow(START_FLOW)
+    flow.page("Ask Name").data.update(form={"parameters": "nope"}, transitionRoutes=[{"targetPage": 7, "intent": 3}])
+    flow.page("Done").data["entryFulfillment"] = {"messages": [{"text": "flat"}, {"text": {"text": [3, None]}}]}
+
+
+def wreck_intent(pkg: AgentPackage) -> None:
+    pkg.intent("greet").parts["trainingPhrases/en.json"] = ["not", "a", "dict"]
+    pkg.intent("help").parts["trainingPhrases/en.json"] = {
+        "trainingPhrases": [{"parts": "x"}, 5, {"parts": [{"text": 1}]}]
+    }
+    pkg.entity_type("person-name").parts["entities/en.json"] = b"\x00binary"
+
+
+def wreck_test_case(pkg: AgentPackage) -> None:
+    turns = [None, {"userInput": "x"}, {"virtualAgentOutput": []}]
+    pkg.test_case("Greeting").data.update(testCaseConversationTurns=turns, testConfig="start")
+
+
+def wreck_webhook(pkg: AgentPackage) -> None:
+    pkg.webhook("lookup").data["genericWebService"] = {"uri": "https://host:99999999/x"}
+    pkg.agent["supportedLanguageCodes"] = ["de"]
+
+
+CORRUPTIONS = [wreck_flow, wreck_page, wreck_intent, wreck_test_case, wreck_webhook]

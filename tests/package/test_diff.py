@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from package_builder import HELP, START_FLOW, PackageBuilder, clean_agent, handler, route
+import pytest
+from package_builder import CORRUPTIONS, HELP, START_FLOW, PackageBuilder, clean_agent, handler, route
 
 from airflow_provider_cx.package import AgentPackage, read_package, write_zip
 from airflow_provider_cx.package.diff import (
@@ -164,3 +165,14 @@ def test_reversed_diff_swaps_added_and_removed():
     assert [r.change for r in forward.routes] == ["added"]
     assert [r.change for r in backward.routes] == ["removed"]
     assert isinstance(forward, PackageDiff)
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__)
+def test_malformed_packages_diff_without_crashing(corrupt):
+    base = clean_agent()
+    target = base.copy()
+    corrupt(target)
+    for diff in (diff_packages(base, target), diff_packages(target, base)):
+        assert not diff.is_empty
+        assert diff.to_markdown()
+        json.dumps(diff.to_dict())

@@ -8,7 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from package_builder import GREET, HELP, START_FLOW, PackageBuilder, clean_agent, fulfillment, handler, route, say
+from package_builder import (
+    CORRUPTIONS,
+    GREET,
+    HELP,
+    START_FLOW,
+    PackageBuilder,
+    clean_agent,
+    fulfillment,
+    handler,
+    route,
+    say,
+)
 
 from airflow_provider_cx.package import AgentPackage, Flow, Resource, encode_stem, package_files, read_package
 from airflow_provider_cx.package.lint import (
@@ -460,34 +471,7 @@ def test_unreadable_config_file_is_a_config_error(tmp_path):
 
 
 # --- robustness ---------------------------------------------------------------------------------
-def _corruptions() -> list[Callable[[AgentPackage], None]]:
-    def wreck_flow(pkg):
-        _flow(pkg).data.update(transitionRoutes="oops", eventHandlers=[1, None, "x"], transitionRouteGroups={"a": 1})
-
-    def wreck_page(pkg):
-        _page(pkg, "Ask Name").data.update(form={"parameters": "nope"}, transitionRoutes=[{"targetPage": 7}])
-        _page(pkg, "Done").data["entryFulfillment"] = {"messages": [{"text": "flat"}, {"text": {"text": [3, None]}}]}
-
-    def wreck_intent(pkg):
-        pkg.intent("greet").parts["trainingPhrases/en.json"] = ["not", "a", "dict"]
-        pkg.intent("help").parts["trainingPhrases/en.json"] = {"trainingPhrases": [{"parts": "x"}, 5]}
-        pkg.entity_type("person-name").parts["entities/en.json"] = b"\x00binary"
-
-    def wreck_test_case(pkg):
-        pkg.test_case("Greeting").data["testCaseConversationTurns"] = [
-            None,
-            {"userInput": "x"},
-            {"virtualAgentOutput": []},
-        ]
-
-    def wreck_webhook(pkg):
-        pkg.webhook("lookup").data["genericWebService"] = {"uri": "https://host:99999999/x"}
-        pkg.agent["supportedLanguageCodes"] = ["de"]
-
-    return [wreck_flow, wreck_page, wreck_intent, wreck_test_case, wreck_webhook]
-
-
-@pytest.mark.parametrize("corrupt", _corruptions(), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("corrupt", CORRUPTIONS, ids=lambda f: f.__name__)
 def test_malformed_fields_never_crash(corrupt):
     package = clean_agent()
     corrupt(package)

@@ -205,17 +205,54 @@ class LintContext:
     def __init__(self, package: AgentPackage, config: LintConfig) -> None:
         self.package = package
         self.config = config
+        # One walk over the package: path_of() per resource would walk it again each time.
+        self._paths = {id(res): path for path, res in package.iter_resources()}
         self.owners: list[Owner] = []
         self._flow_owners: dict[int, list[Owner]] = {}
         for flow in package.flows:
-            owners = [Owner("flow", flow, package.path_of(flow), flow)]
-            owners += [Owner("page", page, package.path_of(page), flow) for page in flow.pages]
-            owners += [Owner("transitionRouteGroup", g, package.path_of(g), flow) for g in flow.route_groups]
+            owners = [Owner("flow", flow, self.path(flow), flow)]
+            owners += [Owner("page", page, self.path(page), flow) for page in flow.pages]
+            owners += [Owner("transitionRouteGroup", g, self.path(g), flow) for g in flow.route_groups]
             self._flow_owners[id(flow)] = owners
             self.owners += owners
-        self.agent_groups = [Owner("transitionRouteGroup", g, package.path_of(g), None) for g in package.route_groups]
+        self.agent_groups = [Owner("transitionRouteGroup", g, self.path(g), None) for g in package.route_groups]
         self.owners += self.agent_groups
+        self._owners_by_resource = {id(o.resource): o for o in self.owners}
         self._graphs: dict[int, FlowGraph] = {}
+        self._nodes: dict[int, list[tuple[dict[str, Any], str | None]]] = {}
+        self._indexes: dict[int, _NameIndex] = {}
+
+    # --- look-ups by display name (indexed: rules look names up once per reference) -------------
+    def _lookup(self, items: list[Any], name: str) -> Any:
+        index = self._indexes.get(id(items))
+        if index is None:
+            index = self._indexes[id(items)] = _NameIndex(items)
+        return index.get(name)
+
+    def intent(self, name: str) -> Resource | None:
+        return self._lookup(self.package.intents, name)
+
+    def webhook(self, name: str) -> Resource | None:
+        return self._lookup(self.package.webhooks, name)
+
+    def entity_type(self, name: str) -> Resource | None:
+        return self._lookup(self.package.entity_types, name)
+
+    def flow(self, name: str) -> Flow | None:
+        return self._lookup(self.package.flows, name)
+
+    def page(self, flow: Flow, name: str) -> Resource | None:
+        return self._lookup(flow.pages, name)
+
+    def nodes(self, owner: Owner) -> list[tuple[dict[str, Any], str | None]]:
+        """Every dict inside an owner with its enclosing event (see :func:`walk`), computed once."""
+        if id(owner) not in self._nodes:
+            self._nodes[id(owner)] = list(walk(owner.data))
+        return self._nodes[id(owner)]
+
+    def path(self, resource: Resource) -> str:
+        """The package path of a resource's main file."""
+        return self._paths[id(resource)]
 
     # --- owners and their transitions ---------------------------------------------------------
     def flow_owners(self, flow: Flow) -> list[Owner]:
@@ -230,7 +267,7 @@ class LintContext:
         for owner in self.owners:
             found[id(owner)] = [
                 Transition(owner, node, event)
-                for node, event in walk(owner.data)
+                for node, event in self.nodes(owner)
                 if any(key in node for key in ("targetPage", "targetFlow", "targetPlaybook"))
             ]
         return found
@@ -247,17 +284,15 @@ class LintContext:
         return refs
 
     def _owner_of(self, resource: Resource | None) -> Owner | None:
-        if resource is None:
-            return None
-        return next((o for o in self.owners if o.resource is resource), None)
+        return self._owners_by_resource.get(id(resource)) if resource is not None else None
 
     def resolve_page(self, flow: Flow | None, name: str) -> Owner | None:
         """The page (or, for "Start Page", the flow) a target names; None for other symbols or misses."""
         if flow is None:
             return None
-        if symbolic_target(name) == "start page" and flow.page(name) is None:
+        if symbolic_target(name) == "start page" and self.page(flow, name) is None:
             return self.flow_owners(flow)[0]
-        return self._owner_of(flow.page(name))
+        return self._owner_of(self.page(flow, name))
 
     # --- graphs ---------------------------------------------------------------------------------
     def graph(self, flow: Flow) -> FlowGraph:
@@ -296,7 +331,7 @@ class LintContext:
     def reachable_flows(self) -> set[int] | None:
         """Ids of the flows a session can reach from the start flow (or from playbooks); None if unknown."""
         roots = []
-        start = self.package.flow(self.package.start_flow_name)
+        start = self.flow(self.package.start_flow_name)
         if start is not None:
             roots.append(start)
         flow_names = {f.display_name.strip(): f for f in self.package.flows}
@@ -310,7 +345,7 @@ class LintContext:
             flow = todo.pop()
             for owner in self.flow_owners(flow):
                 for transition in self.node_transitions(owner):
-                    target = self.package.flow(transition.target_flow) if transition.target_flow else None
+                    target = self.flow(transition.target_flow) if transition.target_flow else None
                     if target is not None and id(target) not in seen:
                         seen.add(id(target))
                         todo.append(target)
@@ -319,17 +354,17 @@ class LintContext:
     # --- references -----------------------------------------------------------------------------
     def intent_refs(self, owner: Owner) -> list[tuple[str, dict[str, Any]]]:
         """(intent name, route) for every intent route of an owner."""
-        return [(as_str(n.get("intent")), n) for n, _ in walk(owner.data) if as_str(n.get("intent"))]
+        return [(as_str(n.get("intent")), n) for n, _ in self.nodes(owner) if as_str(n.get("intent"))]
 
     def webhook_refs(self, owner: Owner) -> list[str]:
-        return [as_str(n.get("webhook")) for n, _ in walk(owner.data) if as_str(n.get("webhook"))]
+        return [as_str(n.get("webhook")) for n, _ in self.nodes(owner) if as_str(n.get("webhook"))]
 
     @cached_property
     def used_intents(self) -> set[int]:
         used = set()
         for owner in self.owners:
             for name, _ in self.intent_refs(owner):
-                intent = self.package.intent(name)
+                intent = self.intent(name)
                 if intent is not None:
                     used.add(id(intent))
         return used
@@ -339,7 +374,7 @@ class LintContext:
         used = set()
         for owner in self.owners:
             for name in self.webhook_refs(owner):
-                webhook = self.package.webhook(name)
+                webhook = self.webhook(name)
                 if webhook is not None:
                     used.add(id(webhook))
         # Playbooks and tools may call webhooks too.
@@ -352,7 +387,7 @@ class LintContext:
     # --- messages -------------------------------------------------------------------------------
     def text_messages(self, owner: Owner) -> list[TextMessage]:
         found = []
-        for node, event in walk(owner.data):
+        for node, event in self.nodes(owner):
             text = as_dict(node.get("text"))
             texts = tuple(t for t in as_list(text.get("text")) if isinstance(t, str))
             if "text" in text:
@@ -402,10 +437,26 @@ class LintContext:
     # --- hits on resources outside flows --------------------------------------------------------
     def hit(self, resource: Resource, resource_type: str, problem: str, *others: str) -> Hit:
         """A Hit on an agent-level resource (intent, entity type, webhook, test case)."""
-        path = self.package.path_of(resource)
+        path = self.path(resource)
         label = {"entityType": "entity type", "testCase": "test case"}.get(resource_type, resource_type)
         message = f"{path}: {label} {resource.display_name!r} {problem}"
         return Hit(message, path, resource_type, (resource.display_name, *others), None)
+
+
+class _NameIndex:
+    """Display name -> first resource with it; then the same for names without stray whitespace,
+    which is how :class:`AgentPackage` look-ups resolve references too."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.exact: dict[str, Any] = {}
+        self.stripped: dict[str, Any] = {}
+        for item in items:
+            self.exact.setdefault(item.display_name, item)
+            self.stripped.setdefault(item.display_name.strip(), item)
+
+    def get(self, name: str) -> Any:
+        found = self.exact.get(name)
+        return found if found is not None else self.stripped.get(name.strip())
 
 
 def _phrase_text(phrase: dict[str, Any]) -> str:

@@ -97,7 +97,7 @@ def empty_fulfillment(ctx: LintContext) -> Iterator[Hit]:
     says nothing where a response was written.
     """
     for owner in ctx.owners:
-        for node, _ in walk(owner.data):
+        for node, _ in ctx.nodes(owner):
             for key in _HANDLER_LISTS:
                 for handler in as_list(node.get(key)):
                     handler = as_dict(handler)
@@ -115,7 +115,7 @@ def _is_noop(ctx: LintContext, handler: dict[str, Any]) -> bool:
         return False
     if _fulfillment_acts(as_dict(handler.get("triggerFulfillment"))):
         return False
-    intent = ctx.package.intent(as_str(handler.get("intent"))) if as_str(handler.get("intent")) else None
+    intent = ctx.intent(as_str(handler.get("intent"))) if as_str(handler.get("intent")) else None
     # Matching an intent with parameters fills them: the route has an effect after all.
     return not (intent is not None and as_list(intent.data.get("parameters")))
 

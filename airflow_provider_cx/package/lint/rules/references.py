@@ -44,10 +44,10 @@ def route_to_missing_page(ctx: LintContext) -> Iterator[Hit]:
             if not name or symbolic_target(name):
                 continue
             if owner.flow is not None:
-                if owner.flow.page(name) is None:
+                if ctx.page(owner.flow, name) is None:
                     where = f"flow {owner.flow_name!r}"
                     yield owner.hit(f"routes to page {name!r} ({transition.describe()}), which {where} does not have")
-            elif not any(flow.page(name) for flow in ctx.package.flows):
+            elif not any(ctx.page(flow, name) for flow in ctx.package.flows):
                 yield owner.hit(f"routes to page {name!r} ({transition.describe()}), which no flow has")
 
 
@@ -57,7 +57,7 @@ def route_to_missing_flow(ctx: LintContext) -> Iterator[Hit]:
     for owner in ctx.owners:
         for transition in ctx.transitions(owner):
             name = transition.target_flow
-            if name and ctx.package.flow(name) is None:
+            if name and ctx.flow(name) is None:
                 yield owner.hit(f"routes to flow {name!r} ({transition.describe()}), which does not exist")
 
 
@@ -76,7 +76,7 @@ def missing_intent(ctx: LintContext) -> Iterator[Hit]:
     """A route is triggered by an intent the agent does not have, so it can never match."""
     for owner in ctx.owners:
         for name, _ in ctx.intent_refs(owner):
-            if ctx.package.intent(name) is None:
+            if ctx.intent(name) is None:
                 yield owner.hit(f"has a route on intent {name!r}, which does not exist", name)
 
 
@@ -94,7 +94,7 @@ def missing_webhook(ctx: LintContext) -> Iterator[Hit]:
     """A fulfillment calls a webhook the agent does not have; the call fails at run time."""
     for owner in ctx.owners:
         for name in sorted(set(ctx.webhook_refs(owner))):
-            if ctx.package.webhook(name) is None:
+            if ctx.webhook(name) is None:
                 yield owner.hit(f"calls webhook {name!r}, which does not exist", name)
 
 
@@ -106,13 +106,13 @@ def missing_entity_type(ctx: LintContext) -> Iterator[Hit]:
             continue
         for param in as_list(as_dict(owner.data.get("form")).get("parameters")):
             entity = as_str(as_dict(param).get("entityType"))
-            if entity and not is_system_entity(entity) and ctx.package.entity_type(entity.lstrip("@")) is None:
+            if entity and not is_system_entity(entity) and ctx.entity_type(entity.lstrip("@")) is None:
                 name = as_str(as_dict(param).get("displayName"))
                 yield owner.hit(f"has form parameter {name!r} of entity type {entity!r}, which does not exist")
     for intent in ctx.package.intents:
         for param in as_list(intent.data.get("parameters")):
             entity = as_str(as_dict(param).get("entityType"))
-            if entity and not is_system_entity(entity) and ctx.package.entity_type(entity.lstrip("@")) is None:
+            if entity and not is_system_entity(entity) and ctx.entity_type(entity.lstrip("@")) is None:
                 name = as_str(as_dict(param).get("id"))
                 yield ctx.hit(
                     intent, "intent", f"has parameter {name!r} of entity type {entity!r}, which does not exist"
@@ -123,7 +123,7 @@ def missing_entity_type(ctx: LintContext) -> Iterator[Hit]:
 def missing_start_flow(ctx: LintContext) -> Iterator[Hit]:
     """agent.json names a start flow the package does not contain: sessions would have nowhere to begin."""
     name = as_str(ctx.package.agent.get("startFlow"))
-    if name and ctx.package.flow(name) is None:
+    if name and ctx.flow(name) is None:
         yield Hit(f"agent.json: start flow {name!r} does not exist", "agent.json", "agent", (name,), None)
 
 
@@ -171,7 +171,7 @@ def duplicate_display_name(ctx: LintContext) -> Iterator[Hit]:
         counts = Counter(res.display_name for res in resources)
         for res in resources:
             if counts[res.display_name] > 1:
-                path = ctx.package.path_of(res)
+                path = ctx.path(res)
                 where = f" in flow {flow_name!r}" if flow_name else ""
                 yield Hit(
                     f"{path}: {counts[res.display_name]} resources of type {resource_type}{where} "

@@ -74,12 +74,12 @@ def _named_resources(ctx: LintContext) -> Iterator[tuple[str, Resource, str, str
     """(resource type, resource, path, flow name) for every resource with a display name."""
     for collection, resource_type in _COLLECTION_TYPES.items():
         for res in ctx.package.resources(collection):
-            yield resource_type, res, ctx.package.path_of(res), None
+            yield resource_type, res, ctx.path(res), None
     for flow in ctx.package.flows:
         for page in flow.pages:
-            yield "page", page, ctx.package.path_of(page), flow.display_name
+            yield "page", page, ctx.path(page), flow.display_name
         for group in flow.route_groups:
-            yield "transitionRouteGroup", group, ctx.package.path_of(group), flow.display_name
+            yield "transitionRouteGroup", group, ctx.path(group), flow.display_name
 
 
 def _label(resource_type: str, name: str, flow: str | None) -> str:

@@ -24,7 +24,7 @@ def test_case_missing_intent(ctx: LintContext) -> Iterator[Hit]:
     """
     for test_case in ctx.package.test_cases:
         for turn in ctx.test_turns(test_case):
-            if turn.triggered_intent and ctx.package.intent(turn.triggered_intent) is None:
+            if turn.triggered_intent and ctx.intent(turn.triggered_intent) is None:
                 yield ctx.hit(
                     test_case,
                     "testCase",
@@ -50,7 +50,7 @@ def test_case_missing_page(ctx: LintContext) -> Iterator[Hit]:
 
 
 def _turn_problem(ctx: LintContext, turn: TestTurn) -> str | None:
-    if turn.current_flow and ctx.package.flow(turn.current_flow) is None:
+    if turn.current_flow and ctx.flow(turn.current_flow) is None:
         return f"flow {turn.current_flow!r}, which does not exist"
     if turn.page:
         return _missing(ctx, turn.page_flow or turn.current_flow, turn.page)
@@ -59,14 +59,14 @@ def _turn_problem(ctx: LintContext, turn: TestTurn) -> str | None:
 
 def _missing(ctx: LintContext, flow_name: str, page_name: str) -> str | None:
     """What is missing among a flow and a page of it, or None when both resolve."""
-    flow = ctx.package.flow(flow_name) if flow_name else None
+    flow = ctx.flow(flow_name) if flow_name else None
     if flow_name and flow is None:
         return f"flow {flow_name!r}, which does not exist"
     if not page_name or symbolic_target(page_name):
         return None
     if flow is not None:
-        return None if flow.page(page_name) else f"page {page_name!r}, which flow {flow_name!r} does not have"
-    if any(f.page(page_name) for f in ctx.package.flows):
+        return None if ctx.page(flow, page_name) else f"page {page_name!r}, which flow {flow_name!r} does not have"
+    if any(ctx.page(f, page_name) for f in ctx.package.flows):
         return None
     return f"page {page_name!r}, which no flow has"
 
@@ -79,7 +79,7 @@ def test_phrase_not_in_intent(ctx: LintContext) -> Iterator[Hit]:
     """
     for test_case in ctx.package.test_cases:
         for turn in ctx.test_turns(test_case):
-            intent = ctx.package.intent(turn.triggered_intent) if turn.triggered_intent else None
+            intent = ctx.intent(turn.triggered_intent) if turn.triggered_intent else None
             if intent is None or not turn.text.strip():
                 continue
             phrases = {normalize_phrase(t) for t in ctx.phrase_texts(intent).get(turn.language, [])}
@@ -104,7 +104,7 @@ def intent_not_tested(ctx: LintContext) -> Iterator[Hit]:
         id(intent)
         for test_case in ctx.package.test_cases
         for turn in ctx.test_turns(test_case)
-        if turn.triggered_intent and (intent := ctx.package.intent(turn.triggered_intent)) is not None
+        if turn.triggered_intent and (intent := ctx.intent(turn.triggered_intent)) is not None
     }
     for intent in ctx.package.intents:
         if id(intent) in ctx.used_intents and id(intent) not in tested and not is_fallback(intent):

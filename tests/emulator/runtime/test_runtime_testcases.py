@@ -159,3 +159,19 @@ def test_qatar_join_frequent_flyer_passes_and_fails_when_page_renamed(shared_age
     broken = package.copy()
     broken.flow(DSF).page("Join Frequent Flyer").data["displayName"] = "Join Club"
     assert run_test_case(broken, test, webhook_caller=unreachable_webhook_caller)["testResult"] == "FAILED"
+
+
+def test_sample_agent_test_cases_pass() -> None:
+    from pathlib import Path
+
+    import airflow_provider_cx.sample_agent as sample
+
+    folder = next(Path(sample.__file__).parent.glob("*/agent.json")).parent
+    package = read_package(folder)
+    engine = Engine(package)
+    results = {
+        t.display_name: run_test_case(engine, t.data, webhook_caller=unreachable_webhook_caller)["testResult"]
+        for t in package.test_cases
+    }
+    assert results
+    assert set(results.values()) == {"PASSED"}, results

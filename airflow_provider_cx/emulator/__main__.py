@@ -1,7 +1,83 @@
-"""``cx-emulator`` / ``python -m airflow_provider_cx.emulator`` (completed in a later step)."""
+"""``cx-emulator`` / ``python -m airflow_provider_cx.emulator``: run the emulator until stopped.
+
+Prints ``cx-emulator listening on HOST:PORT`` once the port is bound (``--port 0`` picks a free
+one), then serves until SIGINT or SIGTERM.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
 
-def main(argv: list[str] | None = None) -> int:
-    raise SystemExit("the cx-emulator command line is not available yet")
+from airflow_provider_cx.emulator.faults import FaultPlan, FaultSpecError
+from airflow_provider_cx.emulator.persistence import DataDirError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cx-emulator",
+        description="A local Dialogflow CX (google.cloud.dialogflow.cx.v3) emulator speaking gRPC.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    parser.add_argument(
+        "--data-dir",
+        help="keep state here so it survives a restart; gs://bucket/path maps to DATA_DIR/gcs/bucket/path "
+        "(default: in memory, gs:// in a temporary directory)",
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate chain to serve TLS with (needs --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--faults", help="fault plan: JSON text, @FILE or a JSON file path (see emulator/faults.py)")
+    parser.add_argument(
+        "--operation-delay", type=float, default=1.0, help="seconds before a long-running operation finishes"
+    )
+    parser.add_argument("--max-workers", type=int, default=32, help="server threads (default 32)")
+    parser.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.operation_delay < 0:
+        parser.error("--operation-delay must not be negative")
+    try:
+        faults = FaultPlan.parse(args.faults)
+    except (FaultSpecError, OSError) as err:
+        parser.error(f"--faults: {err}")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from airflow_provider_cx.emulator.server import EmulatorServer
+
+    server = EmulatorServer(
+        args.host,
+        args.port,
+        data_dir=args.data_dir,
+        operation_delay=args.operation_delay,
+        faults=faults,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        max_workers=args.max_workers,
+    )
+    try:
+        server.start()
+    except (DataDirError, OSError) as err:
+        print(f"cx-emulator: {err}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"cx-emulator listening on {server.address}", flush=True)
+    stop.wait()
+    server.stop(grace=2.0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

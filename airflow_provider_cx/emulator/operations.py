@@ -216,6 +216,3 @@ def _filter(ops: list[operations_pb2.Operation], text: str) -> list[operations_p
     if text in ("done=false", "done:false"):
         return [op for op in ops if not op.done]
     raise InvalidArgument(f"unsupported operations filter {text!r}; use done=true or done=false")
-
-
-SERVICES = [OperationsService]

@@ -57,6 +57,8 @@ class Service:
     """Base of every servicer: holds the backend and lists its RPCs."""
 
     SERVICE: ClassVar[str] = ""
+    # False for the emulator's own admin service: its calls are neither counted nor fault-injected.
+    ACCOUNTED: ClassVar[bool] = True
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -85,10 +87,12 @@ def generic_handler(service: Service) -> grpc.GenericRpcHandler:
 
 def _wrap(service: Service, full_method: str, func: Callable[[Any, grpc.ServicerContext], Any]) -> Callable:
     backend = service.backend
+    accounted = service.ACCOUNTED
 
     def handle(request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            backend.before_call(full_method, context)
+            if accounted:
+                backend.before_call(full_method, context)
             return func(request, context)
         except ServiceError as err:
             code, message = err.code, err.message

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from airflow_provider_cx.emulator.admin import AdminClient, AdminService
 from airflow_provider_cx.emulator.backend import Backend
 from airflow_provider_cx.emulator.faults import FaultPlan
 from airflow_provider_cx.emulator.operations import OperationsService
@@ -17,7 +18,7 @@ from airflow_provider_cx.emulator.services import discover
 
 log = logging.getLogger(__name__)
 C = TypeVar("C")
-CORE_SERVICES: list[type[Service]] = [OperationsService]
+CORE_SERVICES: list[type[Service]] = [OperationsService, AdminService]
 
 
 class EmulatorServer:
@@ -63,11 +64,24 @@ class EmulatorServer:
             raise RuntimeError("the emulator is already running")
         gcs_root = self.data_dir / "gcs" if self.data_dir is not None else None
         self.backend = Backend(self.operation_delay, self.fault_plan, gcs_root)
-        if self.data_dir is not None:
-            from airflow_provider_cx.emulator.persistence import DataDir
+        try:
+            if self.data_dir is not None:
+                from airflow_provider_cx.emulator.persistence import DataDir
 
-            self._persistence = DataDir(self.data_dir)
-            self._persistence.attach(self.backend)
+                self._persistence = DataDir(self.data_dir)
+                self._persistence.attach(self.backend)
+            self._serve()
+        except BaseException:
+            self.backend.close()
+            if self._persistence is not None:
+                self._persistence.close()
+                self._persistence = None
+            raise
+        log.info("cx emulator listening on %s", self.address)
+        return self
+
+    def _serve(self) -> None:
+        assert self.backend is not None
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="cx-emulator"),
             options=[("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_message_length", 256 << 20)],
@@ -79,18 +93,20 @@ class EmulatorServer:
             self.services[cls.SERVICE] = cls(self.backend)
         server.add_generic_rpc_handlers([generic_handler(s) for s in self.services.values()])
         target = f"{self.host}:{self.port}"
-        if self.tls_cert is not None and self.tls_key is not None:
-            creds = grpc.ssl_server_credentials([(self.tls_key.read_bytes(), self.tls_cert.read_bytes())])
-            bound = server.add_secure_port(target, creds)
-        else:
-            bound = server.add_insecure_port(target)
+        try:
+            if self.tls_cert is not None and self.tls_key is not None:
+                creds = grpc.ssl_server_credentials([(self.tls_key.read_bytes(), self.tls_cert.read_bytes())])
+                bound = server.add_secure_port(target, creds)
+            else:
+                bound = server.add_insecure_port(target)
+        except RuntimeError:
+            bound = 0
         if not bound:
+            server.stop(None)
             raise OSError(f"cannot bind the emulator to {target}")
         self.port = bound
         server.start()
         self._server = server
-        log.info("cx emulator listening on %s", self.address)
-        return self
 
     def stop(self, grace: float | None = 1.0) -> None:
         if self._server is None:
@@ -123,10 +139,20 @@ class EmulatorServer:
         return self.tls_cert is not None
 
     def channel(self) -> grpc.Channel:
-        """A new channel to this server (TLS trusting the server's own certificate when secure)."""
+        """A new channel to this server (TLS trusting the server's own certificate when secure).
+
+        Each channel gets its own connection (a local subchannel pool), the way separate client
+        processes would, instead of grpc's default of sharing one connection per target.
+        """
+        options = [("grpc.use_local_subchannel_pool", 1)]
         if self.tls_cert is not None:
-            return grpc.secure_channel(self.address, grpc.ssl_channel_credentials(self.tls_cert.read_bytes()))
-        return grpc.insecure_channel(self.address)
+            creds = grpc.ssl_channel_credentials(self.tls_cert.read_bytes())
+            return grpc.secure_channel(self.address, creds, options=options)
+        return grpc.insecure_channel(self.address, options=options)
+
+    def admin(self) -> AdminClient:
+        """A client of the admin interface (call counts, callers, faults) over a new channel."""
+        return AdminClient(self.channel())
 
     def client(self, client_cls: type[C]) -> C:
         """A stock google-cloud-dialogflow-cx client (e.g. ``AgentsClient``) talking to this server."""

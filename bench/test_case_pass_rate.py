@@ -250,12 +250,15 @@ def speed(engines: list[tuple[Engine, list[dict[str, Any]]]], count: int) -> Non
                 cases.append((engine, {**test, "testCaseConversationTurns": turns[:5]}))
     if not cases:
         return
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(count):
         engine, test = cases[i % len(cases)]
         run_test_case(engine, test, webhook_caller=unreachable_webhook_caller)
-    elapsed = time.perf_counter() - start
-    print(f"\nSPEED: {count} test cases x 5 turns in {elapsed:.2f} s ({count * 5 / elapsed:.0f} turns/s)")
+    elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+    print(
+        f"\nSPEED: {count} test cases x 5 turns in {elapsed:.2f} s wall, {used:.2f} s CPU "
+        f"({count * 5 / elapsed:.0f} turns/s)"
+    )
 
 
 if __name__ == "__main__":

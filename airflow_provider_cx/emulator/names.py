@@ -98,3 +98,11 @@ def parse_any(name: str, shapes: list[tuple[str, ...]], what: str) -> ResourcePa
 
 def operation_name(project: str, location: str, op_id: str) -> str:
     return f"projects/{project}/locations/{location}/operations/{op_id}"
+
+
+def parse_singleton(name: str, shape: tuple[str, ...], suffix: str, what: str) -> ResourcePath:
+    """Parse ``<resource>/<suffix>`` names such as ``…/agents/A/validationResult``."""
+    tail = "/" + suffix
+    if not (name or "").endswith(tail):
+        raise InvalidArgument(f"{name!r} is not a valid {what} name; it must end with {tail}")
+    return parse(name[: -len(tail)], shape, what)

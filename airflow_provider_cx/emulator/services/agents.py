@@ -23,7 +23,7 @@ from airflow_provider_cx.emulator.convert import (
 )
 from airflow_provider_cx.emulator.defaults import new_agent_package
 from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument
-from airflow_provider_cx.emulator.names import parse, parse_location
+from airflow_provider_cx.emulator.names import parse, parse_location, parse_singleton
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package import AgentPackage, read_package, write_zip
@@ -177,7 +177,7 @@ class AgentsService(Service):
 
     @rpc(agent_types.GetAgentValidationResultRequest, agent_types.AgentValidationResult)
     def get_agent_validation_result(self, request: Any, context: grpc.ServicerContext) -> Any:
-        path = parse(request.name, ("validationResult",), "agent validation result")
+        path = parse_singleton(request.name, (), "validationResult", "agent validation result")
         with self.backend.store.read(path.agent_name) as record:
             return validation.stored_agent_result(record)
 

@@ -12,7 +12,7 @@ from google.protobuf import empty_pb2
 from airflow_provider_cx.emulator import validation
 from airflow_provider_cx.emulator.defaults import new_flow_data
 from airflow_provider_cx.emulator.errors import FailedPrecondition
-from airflow_provider_cx.emulator.names import parse
+from airflow_provider_cx.emulator.names import parse, parse_singleton
 from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, flow_by_id, locate
 from airflow_provider_cx.emulator.rpc import pb, rpc
 from airflow_provider_cx.package import Resource
@@ -80,7 +80,7 @@ class FlowsService(ResourceService):
 
     @rpc(flow_types.GetFlowValidationResultRequest, flow_types.FlowValidationResult)
     def get_flow_validation_result(self, request: Any, context: grpc.ServicerContext) -> Any:
-        path = parse(request.name, ("flows", "validationResult"), "flow validation result")
+        path = parse_singleton(request.name, ("flows",), "validationResult", "flow validation result")
         with self.backend.store.read(path.agent_name) as record:
             flow = flow_by_id(record, path.segments[0][1])
             return validation.stored_flow_result(record, flow)

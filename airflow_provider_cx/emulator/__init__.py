@@ -1,32 +1,56 @@
 """A local Dialogflow CX emulator: a real gRPC server for ``google.cloud.dialogflow.cx.v3``.
 
-Architecture (data flows one way: gRPC -> servicer -> store)::
+Run it with ``cx-emulator --port 0 [--data-dir DIR] [--tls-cert F --tls-key F] [--faults SPEC]``
+(or ``python -m airflow_provider_cx.emulator``), in process with ``EmulatorServer(...).start()``,
+or in tests through the pytest plugin ``airflow_provider_cx.emulator.testing``. The stock
+google-cloud-dialogflow-cx clients are its clients (``server.client(cx.AgentsClient)``).
 
-    EmulatorServer (server.py)       grpc.server + thread pool; binds the port (TLS optional)
-      └─ Service subclasses          one module per API service in services/ (agents.py, flows.py …)
-           registered by rpc.generic_handler: call counting, fault injection, error -> status code
-      └─ Backend (backend.py)        what services share:
-           AgentStore (store.py)     agents held as AgentPackage (the JSON_PACKAGE export model)
-           OperationManager          long-running operations finished on a background timer
-           FaultInjector, CallRecorder, LocalGcs (gs:// -> files), environment resolver hook
-      convert.py                     package JSON <-> protos: display-name refs <-> resource names,
-                                     update merges that keep fields the proto does not know
+Architecture (requests flow one way: gRPC -> servicer -> store)::
+
+    server.py       EmulatorServer: grpc.server + thread pool, port (TLS optional), lifecycle
+    rpc.py          Service base class and @rpc; generic handlers that count calls, inject faults
+                    and turn ServiceError subclasses (errors.py) into status codes
+    services/       one module per API service: agents, flows, pages, intents, entity_types,
+                    transition_route_groups, webhooks (+ versions, environments, test_cases …)
+    operations.py   google.longrunning.Operations; operations finish after a delay on a timer
+    admin.py        JSON-over-gRPC admin service on the same port: call counts, callers, faults
+    backend.py      what services share: the store, operations, faults, call records, offline GCS,
+                    the environment resolver hook
+    store.py        AgentStore: every agent held as an AgentPackage (the JSON_PACKAGE export model)
+    convert.py      package JSON <-> protos: display-name references <-> resource names, update
+                    merges that keep every field the proto does not know
+    resources.py    CRUD of resources inside a package (per-language parts, renames, deletes)
+    validation.py   ValidateAgent/ValidateFlow = the package lint's findings as ValidationMessages
+    persistence.py  --data-dir: one zip per agent + operations.json, atomic writes
+    runtime/        the conversation engine (Sessions, test-case runs) — a separate package
 
 State is the agent package itself, so ExportAgent (JSON_PACKAGE) is ``write_zip`` of the stored
-package and RestoreAgent is ``read_package``: restore then export is lossless.
+package and RestoreAgent is ``read_package``: restore then export is lossless, and an API Get then
+Update of any resource leaves the export unchanged.
 
 Adding a service: create ``services/<name>.py`` with a ``Service`` subclass that sets ``SERVICE``
 (the full proto service name, e.g. ``google.cloud.dialogflow.cx.v3.Versions``) and decorates one
-method per RPC with ``@rpc(RequestType, ResponseType)``; list the class in a module-level
-``SERVICES``. The server discovers the module. Methods get raw protobuf requests and return raw
-protobuf responses; they raise ``errors.NotFound`` / ``InvalidArgument`` / ``AlreadyExists`` /
-``FailedPrecondition`` for failures, use ``self.backend.store.read(name)`` / ``.write(name)`` to
-reach an agent, ``self.backend.start_operation(project, location, work)`` for long-running
-methods, ``record.extra(key)`` / ``record.snapshots`` for their own persisted state, and
-``self.backend.register_environment_resolver`` to serve ExportAgent's ``environment``.
+method per RPC with ``@rpc(RequestType, ResponseType)`` (proto-plus or protobuf classes); list the
+class in a module-level ``SERVICES``. The server discovers the module; nothing else to register.
+Methods get the raw protobuf request and return the raw protobuf response. Inside them:
+
+- ``self.backend.store.read(agent_name)`` / ``.write(agent_name)``: context managers holding the
+  store lock and yielding the ``AgentRecord`` (``.package``, ``.extra(key)`` for the service's own
+  JSON state, ``.snapshots`` for packages it keeps); changes made under ``write`` are persisted.
+- raise ``errors.NotFound`` / ``InvalidArgument`` / ``AlreadyExists`` / ``FailedPrecondition`` with
+  a message naming the resource; ``names.parse`` checks and splits resource names;
+  ``rpc.paginate`` pages lists.
+- ``self.backend.start_operation(project, location, work)`` for long-running methods: validate
+  first, then return the operation; ``work()`` runs later and returns the response message.
+- ``self.backend.register_environment_resolver(fn)`` makes ExportAgent's ``environment`` work:
+  ``fn(record, environment_name) -> AgentPackage`` (the flow versions that environment serves).
 
 Cloud Storage: ``gs://bucket/path`` means the file ``<data-dir>/gcs/bucket/path`` (a temporary
-directory when the emulator runs without ``--data-dir``).
+directory when the emulator runs without ``--data-dir``), so exports to and restores from GCS work
+offline and tests can look at the files.
+
+Callers: each call records its peer, ``user-agent``, ``x-goog-api-client`` and, if the client sends
+it, the ``x-cx-caller-pid`` metadata (``calls.CALLER_PID_METADATA``); the admin interface returns them.
 """
 
 from __future__ import annotations

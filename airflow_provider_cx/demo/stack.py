@@ -1,0 +1,536 @@
+"""A real local Airflow (SQLite, LocalExecutor) as four separate processes, for the demo and the e2e tests.
+
+``AirflowStack`` runs ``airflow db migrate``, then starts the scheduler, dag-processor, triggerer and API
+server, each in its own process group with its output in ``<home>/stack-logs/<component>.log``, and waits
+until ``/api/v2/monitor/health`` reports every one of them healthy. Leaving the ``with`` block (normally,
+on an exception, on KeyboardInterrupt, or on SIGTERM while in the main thread) stops them all: SIGTERM to
+each component's process group, SIGKILL after a grace period, then terminate/kill of every other process
+of the stack that is still alive. Task processes live in process groups of their own and some processes
+rewrite their environment (setproctitle), so "of the stack" means any of: seen as a descendant of a
+component (checked on every ``check_alive``/wait poll and at stop), carrying the ``CX_AIRFLOW_STACK_ID``
+marker, or started after the stack with ``<home>/.stack-cwd`` (the components' cwd) as working directory.
+
+Environment given to every component. The parent's ``AIRFLOW_*`` variables are dropped first, so a test
+runner's settings (``AIRFLOW_HOME``, ``AIRFLOW__CORE__UNIT_TEST_MODE``...) never leak in; ``env`` and
+``connections`` are applied last and win over everything below.
+
+- ``AIRFLOW_HOME``: the given home; ``airflow db migrate`` writes ``airflow.cfg`` there with random
+  ``fernet_key``, ``secret_key`` and ``jwt_secret``, which all four components then share.
+- ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``: ``sqlite:///<home>/airflow.db``, so nothing outside the
+  home is touched.
+- ``AIRFLOW__CORE__EXECUTOR=LocalExecutor``: tasks run in processes forked from the supervisor, as in
+  production, unlike ``airflow dags test``.
+- ``AIRFLOW__CORE__DAGS_FOLDER``: the given DAGs folder.
+- ``AIRFLOW__CORE__LOAD_EXAMPLES=False``: example DAGs cost parse time and clutter the UI.
+- ``AIRFLOW__CORE__UNIT_TEST_MODE=False``: pytest's conftest sets it for in-process tests; a real stack
+  must not run in that mode.
+- ``AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False``: a triggered run starts without an unpause call.
+- ``AIRFLOW__CORE__AUTH_MANAGER`` (simple auth manager) and
+  ``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True``: every request is an admin; ``GET /auth/token``
+  hands out a token without credentials (the client uses it; the API would also accept none).
+- ``AIRFLOW__API__HOST``, ``AIRFLOW__API__PORT``: the API server listens on a free port of
+  127.0.0.1 chosen at start (8080 may be taken, and 8793 is the scheduler's log server).
+- ``AIRFLOW__API__BASE_URL``: that address, so links and HITL "required actions" URLs point at it.
+- ``AIRFLOW__CORE__EXECUTION_API_SERVER_URL``: ``<base url>/execution/``; task supervisors talk to the
+  Execution API there, and the default assumes port 8080.
+- ``AIRFLOW__API__WORKERS=1``: one uvicorn worker is plenty locally and spares the 2 CPUs.
+- ``AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT``, ``AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT``: free
+  ports instead of 8793/8794, so two stacks (demo and tests) can run side by side.
+- ``AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False``: its server would bind the fixed port 8974.
+- ``AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=3``: new DAG files are found within seconds, not 5 min.
+- ``AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=10``: edited DAG files are re-parsed soon, without
+  re-parsing everything every second on 2 CPUs.
+- ``AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.5``: queued work is picked up sooner.
+- ``AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC=2``, ``AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC=2``: the
+  health endpoint reports the components healthy sooner after start.
+- ``AIRFLOW__LOGGING__COLORED_CONSOLE_LOG=False``: no ANSI escapes in the log files.
+- ``PYTHONUNBUFFERED=1``: log files are current when a component dies, so its last lines explain why.
+- ``CX_AIRFLOW_STACK_ID``: a random marker of this stack's processes; at stop those still alive are killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.demo.api import AirflowAPIClient
+
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+STACK_MARKER_ENV = "CX_AIRFLOW_STACK_ID"
+LOG_TAIL_LINES = 30
+
+
+class StackError(Exception):
+    """Base class for failures of the local Airflow stack."""
+
+
+class StackConfigError(StackError, ValueError):
+    """The stack was given input it cannot run with (e.g. a DAGs folder that does not exist)."""
+
+
+class StackStartError(StackError):
+    """The stack did not come up: migration failed or the components never reported healthy."""
+
+
+class ComponentDiedError(StackError):
+    """An Airflow component exited while the stack was supposed to be running."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file (empty if it does not exist)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 64 * 1024))
+            text = handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """The ports one stack listens on, all chosen free at start."""
+
+    api: int
+    worker_log_server: int
+    trigger_log_server: int
+
+    @classmethod
+    def pick(cls, host: str = "127.0.0.1") -> StackPorts:
+        ports: set[int] = set()
+        while len(ports) < 3:
+            ports.add(free_port(host))
+        api, worker_log, trigger_log = sorted(ports)
+        return cls(api=api, worker_log_server=worker_log, trigger_log_server=trigger_log)
+
+
+@dataclass
+class _Component:
+    name: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+class AirflowStack:
+    """A real local Airflow: ``with AirflowStack(dags, home) as stack: stack.client().trigger(...)``.
+
+    :param dags_folder: folder with the DAG files to serve.
+    :param home: AIRFLOW_HOME (created if missing; holds airflow.cfg, airflow.db, logs, stack-logs/).
+    :param env: extra environment for every component, e.g. ``{"DIALOGFLOW_CX_EMULATOR_HOST": ...}``.
+    :param connections: Airflow connections by id, as URI strings or dicts; exported as
+        ``AIRFLOW_CONN_<ID>`` (dicts as JSON).
+    :param startup_timeout: seconds to wait for all components to report healthy.
+    :param python: interpreter that has Airflow installed (default: the current one).
+    :param host: interface the API server binds to.
+    :param ports: fixed ports (e.g. the API on 8080 for a stable UI address); default: free ones at start.
+    """
+
+    def __init__(
+        self,
+        dags_folder: str | os.PathLike[str],
+        home: str | os.PathLike[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        connections: Mapping[str, str | Mapping[str, Any]] | None = None,
+        startup_timeout: float = 120.0,
+        python: str | os.PathLike[str] = sys.executable,
+        host: str = "127.0.0.1",
+        ports: StackPorts | None = None,
+    ) -> None:
+        self.dags_folder = Path(dags_folder).resolve()
+        self.home = Path(home).resolve()
+        self.extra_env = dict(env or {})
+        self.connections = dict(connections or {})
+        self.startup_timeout = startup_timeout
+        self.python = str(python)
+        self.host = host
+        self.stack_id = secrets.token_hex(8)
+        self.ports = ports
+        self._fixed_ports = ports is not None
+        self._components: dict[str, _Component] = {}
+        self._previous_sigterm: Any = None
+        self._seen: dict[int, Any] = {}  # pid -> psutil.Process of every descendant seen so far
+        self._started_at = float("inf")
+        self._validate()
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where each component's stdout/stderr goes (``<name>.log``), and ``db-migrate.log``."""
+        return self.home / "stack-logs"
+
+    @property
+    def workdir(self) -> Path:
+        """The components' working directory; a process started after the stack with this cwd is the stack's."""
+        return self.home / ".stack-cwd"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API server and UI, e.g. ``http://127.0.0.1:38123``."""
+        if self.ports is None:
+            raise StackError("the stack has not been started; its API port is chosen at start()")
+        return f"http://{self.host}:{self.ports.api}"
+
+    def log_path(self, component: str) -> Path:
+        """The log file of one component (one of ``COMPONENTS``)."""
+        if component not in COMPONENTS:
+            raise StackConfigError(f"unknown Airflow component {component!r}; expected one of {COMPONENTS}")
+        return self.logs_dir / f"{component}.log"
+
+    def pid(self, component: str) -> int:
+        """Process id of a running component (the process started by the stack)."""
+        started = self._components.get(component)
+        if started is None or started.process is None:
+            raise StackError(f"Airflow {component} is not running in this stack")
+        return started.process.pid
+
+    def environment(self) -> dict[str, str]:
+        """The full environment the components run with (also right for one-off ``airflow`` CLI calls)."""
+        if self.ports is None:
+            raise StackError("the stack has not been started; its environment depends on ports chosen at start()")
+        return self._environment(self.ports)
+
+    def run_cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` against this stack's home and database; output is captured."""
+        return subprocess.run(
+            [self.python, "-m", "airflow", *args],
+            env=self.environment(),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def client(self, **kwargs: Any) -> AirflowAPIClient:
+        """A REST client for this stack whose waits fail fast when a component dies."""
+        from airflow_provider_cx.demo.api import AirflowAPIClient
+
+        kwargs.setdefault("liveness_check", self.check_alive)
+        return AirflowAPIClient(self.api_url, **kwargs)
+
+    def start(self) -> None:
+        """Migrate the database, start the four components and wait until all report healthy."""
+        if self._components:
+            raise StackError("the stack is already started")
+        if self._fixed_ports:
+            self._check_ports_free()
+        else:
+            self.ports = StackPorts.pick(self.host)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._started_at = time.time() - 1.0  # psutil's create_time has clock-tick resolution
+        self._install_sigterm_handler()
+        try:
+            self._migrate()
+            for name in COMPONENTS:
+                self._spawn(name)
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop every component, then kill whatever this stack started that still runs. Idempotent.
+
+        Running task processes go first (SIGTERM so ``on_kill`` runs, SIGKILL after ``grace`` seconds),
+        the API server last: task supervisors report final states through it and would otherwise retry
+        for minutes. Components get SIGTERM, after ``grace`` seconds a second SIGTERM (Airflow's scheduler
+        and triggerer read it as "stop waiting for tasks/triggers"), then SIGKILL.
+        """
+        try:
+            self._track_descendants()
+            workers = [c for name, c in self._components.items() if name != "api-server"]
+            # Running tasks sit in process groups of their own, and the task runner's SIGTERM handler only
+            # calls on_kill(): they need a SIGKILL, else the scheduler waits for them.
+            _terminate(self._outside_component_groups(self._leftovers()), grace)
+            _shut_down(workers, grace)
+            _terminate(self._outside_component_groups(self._leftovers()), grace)
+            _shut_down([c for name, c in self._components.items() if name == "api-server"], grace)
+            _terminate(self._leftovers(), grace)
+        finally:
+            for component in self._components.values():
+                if component.log_file is not None:
+                    component.log_file.close()
+            self._components = {}
+            self._restore_sigterm_handler()
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentDiedError`` (with the component's last log lines) if any component exited."""
+        self._track_descendants()
+        for component in self._components.values():
+            code = component.exit_code()
+            if code is not None:
+                raise ComponentDiedError(_died_message(component, code))
+
+    def stack_processes(self) -> list[int]:
+        """Pids of live processes this stack started: components and all they spawned that it has seen."""
+        self._track_descendants()
+        return sorted(proc.pid for proc in self._leftovers())
+
+    def __enter__(self) -> AirflowStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        if not self.dags_folder.is_dir():
+            raise StackConfigError(f"DAGs folder {self.dags_folder} does not exist or is not a directory")
+        if self.home.exists() and not self.home.is_dir():
+            raise StackConfigError(f"AIRFLOW_HOME {self.home} exists and is not a directory")
+        for conn_id in self.connections:
+            if not conn_id or not conn_id.replace("_", "").replace("-", "").isalnum():
+                raise StackConfigError(f"connection id {conn_id!r} cannot be exported as AIRFLOW_CONN_<ID>")
+
+    def _check_ports_free(self) -> None:
+        assert self.ports is not None
+        for port in (self.ports.api, self.ports.worker_log_server, self.ports.trigger_log_server):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # only a listener counts as "in use"
+                try:
+                    sock.bind((self.host, port))
+                except OSError as exc:
+                    raise StackStartError(f"port {port} on {self.host} is in use ({exc}); choose other ports") from None
+
+    def _environment(self, ports: StackPorts) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+        base_url = f"http://{self.host}:{ports.api}"
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__AUTH_MANAGER": (
+                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+                ),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__API__HOST": self.host,
+                "AIRFLOW__API__PORT": str(ports.api),
+                "AIRFLOW__API__BASE_URL": base_url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports.worker_log_server),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports.trigger_log_server),
+                "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+                "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+                "AIRFLOW__LOGGING__COLORED_CONSOLE_LOG": "False",
+                "PYTHONUNBUFFERED": "1",
+                STACK_MARKER_ENV: self.stack_id,
+            }
+        )
+        env.update(self.extra_env)
+        for conn_id, value in self.connections.items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        return env
+
+    def _migrate(self) -> None:
+        log_path = self.logs_dir / "db-migrate.log"
+        with log_path.open("wb") as log_file:
+            try:
+                result = subprocess.run(
+                    [self.python, "-m", "airflow", "db", "migrate"],
+                    env=self.environment(),
+                    cwd=self.workdir,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    timeout=300,
+                    check=False,
+                    start_new_session=True,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise StackStartError(f"`airflow db migrate` took over 300 s; see {log_path}") from exc
+        if result.returncode != 0:
+            raise StackStartError(
+                f"`airflow db migrate` failed with exit code {result.returncode} (log: {log_path}); "
+                f"last lines:\n{log_tail(log_path)}"
+            )
+
+    def _spawn(self, name: str) -> None:
+        assert self.ports is not None
+        argv = [self.python, "-m", "airflow", name]
+        if name == "api-server":
+            argv += ["--host", self.host, "--port", str(self.ports.api)]
+        component = _Component(name=name, log_path=self.log_path(name))
+        component.log_file = component.log_path.open("ab")
+        self._components[name] = component
+        # A session of its own: Ctrl-C in a terminal reaches only us, and we stop the stack in order.
+        component.process = subprocess.Popen(
+            argv,
+            env=self.environment(),
+            cwd=self.workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=component.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        health: dict[str, Any] | str = "no answer yet"
+        while time.monotonic() < deadline:
+            self.check_alive()
+            health = self._read_health()
+            if isinstance(health, dict) and all(
+                (health.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS
+            ):
+                return
+            time.sleep(0.5)
+        tails = "\n".join(
+            f"--- {component.name} ({component.log_path}):\n{log_tail(component.log_path, 10)}"
+            for component in self._components.values()
+        )
+        raise StackStartError(
+            f"Airflow did not report healthy within {self.startup_timeout:.0f} s; last health answer: {health}\n{tails}"
+        )
+
+    def _read_health(self) -> dict[str, Any] | str:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=5) as response:
+                return json.load(response)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    def _track_descendants(self) -> None:
+        # Task processes sit in process groups of their own, and some processes rewrite their environment
+        # (setproctitle), so neither a group kill nor the marker finds everything: remember what we see.
+        import psutil
+
+        for component in self._components.values():
+            if component.process is None or component.exit_code() is not None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(component.process.pid)
+                for proc in [root, *root.children(recursive=True)]:
+                    self._seen.setdefault(proc.pid, proc)
+
+    def _leftovers(self) -> list[Any]:
+        """Live processes of this stack: those seen as descendants, plus any with its marker or home as cwd."""
+        import psutil
+
+        found = {pid: proc for pid, proc in self._seen.items() if proc.is_running()}
+        workdir = str(self.workdir)
+        for proc in psutil.process_iter(["environ", "cwd", "create_time"], ad_value=None):
+            environ = proc.info.get("environ") or {}
+            started_here = proc.info.get("cwd") == workdir and (proc.info.get("create_time") or 0) >= self._started_at
+            if environ.get(STACK_MARKER_ENV) == self.stack_id or started_here:
+                found.setdefault(proc.pid, proc)
+        for ancestor in [psutil.Process(), *psutil.Process().parents()]:
+            found.pop(ancestor.pid, None)
+        return list(found.values())
+
+    def _outside_component_groups(self, processes: list[Any]) -> list[Any]:
+        import psutil
+
+        groups = {component.process.pid for component in self._components.values() if component.process}
+        outside = []
+        for proc in processes:
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                if os.getpgid(proc.pid) not in groups:
+                    outside.append(proc)
+        return outside
+
+    def _install_sigterm_handler(self) -> None:
+        # Without this, SIGTERM would end us without running __exit__ and leave the components running.
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_system_exit)
+
+    def _restore_sigterm_handler(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _died_message(component: _Component, code: int) -> str:
+    return (
+        f"Airflow {component.name} exited with code {code} (log: {component.log_path}); last lines:\n"
+        f"{log_tail(component.log_path)}"
+    )
+
+
+def _signal_group(component: _Component, signum: int) -> None:
+    # The group outlives its leader when children remain, so signal it even if the leader has exited.
+    if component.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(component.process.pid, signum)
+
+
+def _shut_down(components: list[_Component], grace: float) -> None:
+    for signum in (signal.SIGTERM, signal.SIGTERM):
+        running = [c for c in components if c.exit_code() is None]
+        for component in running:
+            _signal_group(component, signum)
+        deadline = time.monotonic() + grace
+        for component in running:
+            _wait_exit(component, deadline)
+    for component in components:
+        _signal_group(component, signal.SIGKILL)  # whatever is left in the group, leader gone or not
+        _wait_exit(component, time.monotonic() + grace)
+
+
+def _wait_exit(component: _Component, deadline: float) -> None:
+    if component.process is None:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        component.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _terminate(processes: list[Any], grace: float) -> None:
+    import psutil
+
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)

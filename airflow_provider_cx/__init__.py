@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_cx.hooks.fork_support import enable_grpc_fork_support
+
+# Before anything imports grpc: forked task processes need gRPC's fork handlers (see fork_support).
+enable_grpc_fork_support()
+
 __version__ = "0.1.0"
 
 PACKAGE_NAME = "airflow-provider-cx"
@@ -15,13 +20,28 @@ PACKAGE_NAME = "airflow-provider-cx"
 
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider to Airflow's ProvidersManager (the ``apache_airflow_provider`` entry point)."""
+    from airflow_provider_cx.hooks import connection_form
+
     return {
         "package-name": PACKAGE_NAME,
         "name": "Google Dialogflow CX",
         "description": "Export, validate, test and deploy Dialogflow CX agents per environment.",
         "versions": [__version__],
-        "connection-types": [],
-        "hooks": [],
+        "connection-types": [
+            {
+                "connection-type": "dialogflow_cx",
+                "hook-class-name": "airflow_provider_cx.hooks.dialogflow_cx.DialogflowCXHook",
+                "hook-name": "Google Dialogflow CX",
+                "conn-fields": connection_form.provider_conn_fields(),
+                "ui-field-behaviour": connection_form.provider_ui_field_behaviour(),
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Google Dialogflow CX",
+                "python-modules": ["airflow_provider_cx.hooks.dialogflow_cx"],
+            }
+        ],
         "operators": [],
         "triggers": [],
         "extra-links": [],

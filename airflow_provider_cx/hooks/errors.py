@@ -1,0 +1,43 @@
+"""Exceptions raised by the Dialogflow CX hooks: one type per failure kind."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+
+class CXHookError(Exception):
+    """Base of the errors the hook raises itself (gRPC errors pass through as google.api_core errors)."""
+
+
+class CXConnectionNotFoundError(CXHookError, AirflowNotFoundException):
+    """The Airflow connection id given to the hook does not exist."""
+
+
+class CXCredentialsError(CXHookError):
+    """The connection's credential extras cannot be turned into Google credentials."""
+
+
+class CXEndpointError(CXHookError):
+    """No endpoint can be chosen: bad or conflicting location, or a malformed emulator host."""
+
+
+class CXOperationFailedError(CXHookError):
+    """A long-running operation finished with an error status."""
+
+    def __init__(self, operation_name: str, code: str, message: str):
+        self.operation_name = operation_name
+        self.code = code
+        self.status_message = message
+        super().__init__(f"long-running operation {operation_name} failed with {code}: {message}")
+
+
+class CXOperationTimeoutError(CXHookError):
+    """A long-running operation was not done when the wait's overall timeout ran out."""
+
+    def __init__(self, operation_name: str, timeout: float):
+        self.operation_name = operation_name
+        self.timeout = timeout
+        super().__init__(
+            f"long-running operation {operation_name} not done after {timeout:g}s; it is still running "
+            "on the server: wait again or cancel it with DialogflowCXHook.cancel_operation()"
+        )

@@ -1,0 +1,141 @@
+"""Waiting on CX long-running operations (export, restore, deploy, batch test runs, ...).
+
+Synchronous waits use google.api_core's own machinery: the ``Operation`` future polls
+``GetOperation`` with exponential backoff (:class:`PollingPolicy`) until done or the overall timeout,
+and each poll RPC is retried on transient errors like any read. Deferrable operators instead keep
+only the operation *name*; a trigger polls it with the async hook and the operator turns the
+finished ``google.longrunning.Operation`` into a result with :func:`operation_result`.
+
+Failures become exceptions that name the operation: :class:`CXOperationFailedError` (finished with
+an error status, carrying its code and message) and :class:`CXOperationTimeoutError` (still running
+when the wait gave up; the server-side operation is left alone and can be cancelled).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
+from airflow_provider_cx.hooks.retry import CallKind, RetryPolicy, is_retryable, status_code_name
+
+if TYPE_CHECKING:
+    from google.api_core.operation import Operation
+    from google.longrunning import operations_pb2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollingPolicy:
+    """How often to ask whether an operation is done, and for how long (seconds)."""
+
+    initial_delay: float = 1.0
+    max_delay: float = 30.0
+    multiplier: float = 1.5
+    #: Random extra seconds per poll of the async hook (google.api_core adds its own jitter).
+    jitter: float = 0.5
+    #: Overall time to wait for the operation; ``None`` waits for ever.
+    timeout: float | None = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.initial_delay <= 0 or self.max_delay < self.initial_delay or self.multiplier < 1:
+            raise ValueError(
+                "polling needs 0 < initial_delay <= max_delay and multiplier >= 1, got "
+                f"{self.initial_delay}, {self.max_delay}, {self.multiplier}"
+            )
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"polling timeout must be positive or None, got {self.timeout}")
+
+
+DEFAULT_POLLING = PollingPolicy()
+
+
+def wait_for_operation(
+    operation: Operation,
+    *,
+    polling: PollingPolicy = DEFAULT_POLLING,
+    rpc_policy: RetryPolicy,
+    timeout: float | None = None,
+    logger: Any = log,
+) -> Any:
+    """Block until ``operation`` is done and return its result message.
+
+    ``timeout`` overrides ``polling.timeout``. Raises :class:`CXOperationFailedError` or
+    :class:`CXOperationTimeoutError`; an error of the polling RPC itself propagates unchanged.
+    """
+    from google.api_core import exceptions
+    from google.api_core.future import polling as api_polling
+
+    name = operation.operation.name
+    overall = timeout if timeout is not None else polling.timeout
+    poll = api_polling.DEFAULT_POLLING.with_delay(
+        initial=polling.initial_delay, maximum=polling.max_delay, multiplier=polling.multiplier
+    )
+    logger.info("waiting for operation %s (timeout %s)", name, f"{overall:g}s" if overall else "none")
+    try:
+        return operation.result(timeout=overall, polling=poll, retry=_poll_rpc_retry(name, rpc_policy, logger))
+    except concurrent.futures.TimeoutError:
+        raise CXOperationTimeoutError(name, overall or 0) from None
+    except exceptions.GoogleAPICallError as error:
+        failure = operation_error(operation.operation)
+        if failure is not None:
+            raise failure from error
+        raise
+
+
+def operation_error(operation: operations_pb2.Operation) -> CXOperationFailedError | None:
+    """The error a finished operation ended with, or ``None`` (running or succeeded)."""
+    if not operation.done or not operation.HasField("error"):
+        return None
+    return CXOperationFailedError(
+        operation.name, _code_name(operation.error.code), operation.error.message or "(no message)"
+    )
+
+
+def operation_result(operation: operations_pb2.Operation, result_type: Any) -> Any:
+    """Unpack the response of a finished operation as ``result_type`` (a proto-plus or protobuf class)."""
+    from google.api_core import protobuf_helpers
+
+    failure = operation_error(operation)
+    if failure is not None:
+        raise failure
+    if not operation.done:
+        raise ValueError(f"operation {operation.name} is not done yet; wait for it before reading its result")
+    return protobuf_helpers.from_any_pb(result_type, operation.response)
+
+
+def _poll_rpc_retry(name: str, policy: RetryPolicy, logger: Any) -> Any:
+    """A google.api_core Retry for one GetOperation poll, with the READ kind's codes, logged."""
+    from google.api_core import retry as api_retry
+
+    attempts = itertools.count(1)
+
+    def log_error(error: Exception) -> None:
+        logger.warning(
+            "polling operation %s failed with %s (attempt %d); retrying",
+            name,
+            status_code_name(error),
+            next(attempts),
+        )
+
+    return api_retry.Retry(
+        predicate=lambda error: is_retryable(error, CallKind.READ),
+        initial=max(policy.initial_delay, 0.01),
+        maximum=max(policy.max_delay, 0.01),
+        multiplier=policy.multiplier,
+        timeout=policy.deadline,
+        on_error=log_error,
+    )
+
+
+def _code_name(code: int) -> str:
+    from google.rpc import code_pb2
+
+    try:
+        return code_pb2.Code.Name(code)
+    except ValueError:
+        return f"code {code}"

@@ -1,0 +1,58 @@
+"""Fixtures for the hook tests: a scripted in-test gRPC server and Airflow connections from env vars."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cx_scripted_server import ScriptedCXServer
+
+from airflow_provider_cx.hooks.operations import PollingPolicy
+from airflow_provider_cx.hooks.retry import RetryPolicy
+
+CONN_ID = "cx_test"
+AGENT = "projects/test-project/locations/global/agents/agent-1"
+
+# Millisecond backoff so retry tests take no noticeable time.
+FAST_RETRIES = RetryPolicy(
+    max_attempts=4, initial_delay=0.01, max_delay=0.02, jitter=0.005, deadline=20, attempt_timeout=10
+)
+FAST_POLLING = PollingPolicy(initial_delay=0.01, max_delay=0.05, multiplier=1.5, jitter=0.01, timeout=20)
+
+
+def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, extra: dict[str, Any], **fields: Any) -> None:
+    """Define an Airflow connection the way Airflow 3 resolves it outside a task: AIRFLOW_CONN_<ID>."""
+    body = {"conn_type": fields.pop("conn_type", "google_cloud_platform"), "extra": extra, **fields}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(body))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_google_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No ambient emulator or ADC from the machine or other tests leaks into a hook test."""
+    monkeypatch.delenv("DIALOGFLOW_CX_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))  # no gcloud user credentials
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # a metadata probe fails fast, offline
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[ScriptedCXServer]:
+    server = ScriptedCXServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emulator_connection(monkeypatch: pytest.MonkeyPatch, scripted_server: ScriptedCXServer) -> str:
+    """A ``dialogflow_cx`` connection pointing at the scripted server through ``emulator_host``."""
+    set_connection(
+        monkeypatch,
+        CONN_ID,
+        {"emulator_host": scripted_server.address, "project": "test-project"},
+        conn_type="dialogflow_cx",
+    )
+    return CONN_ID

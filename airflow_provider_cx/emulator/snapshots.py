@@ -1,0 +1,224 @@
+"""Flow versions as stored snapshots, and what an environment serves.
+
+A flow version is an immutable copy of one flow (its pages and flow-level route groups) and of the
+agent-level resources it refers to (intents, entity types, webhooks, agent route groups), kept as an
+:class:`AgentPackage` in ``record.snapshots`` so it is persisted with the agent. An environment pins
+flows to versions; flows it does not pin are served from the draft.
+
+State on an :class:`AgentRecord` (JSON in ``extras``, packages in ``snapshots``)::
+
+    extras["versions"][<flow id>] = {"nextId": 3, "versions": {"1": {<Version JSON>}, "2": {...}}}
+    snapshots["versions/<flow id>/<version id>"] = the version's package
+    extras["environments"][<environment id>]["versionConfigs"] = [{"version": <version name>}, ...]
+
+The environments service owns the rest of an environment's JSON; this module only reads the pins.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
+from airflow_provider_cx.emulator.names import ResourcePath, parse
+from airflow_provider_cx.emulator.store import AgentRecord
+from airflow_provider_cx.package import AgentPackage, Flow, Resource
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.emulator.backend import Backend
+
+JSON = Any
+VERSIONS_KEY = "versions"
+ENVIRONMENTS_KEY = "environments"
+# Agent-level collections a version carries, in the order an overlay applies them.
+AGENT_COLLECTIONS = ("intents", "entityTypes", "webhooks", "transitionRouteGroups")
+
+
+# --- capturing a version ----------------------------------------------------------------------------
+def capture_flow(package: AgentPackage, flow: Flow) -> AgentPackage:
+    """A deep copy of ``flow`` and of every agent-level resource it refers to, as a package of its own."""
+    groups = _referenced_agent_groups(package, flow)
+    bodies = [*_flow_bodies(flow), *(g.data for g in groups)]
+    intents = _named(package.intents, _values(bodies, "intent"))
+    entity_names = _values(bodies, "entityType") | _values([i.data for i in intents], "entityType")
+    entity_types = _named(package.entity_types, {n[1:] for n in entity_names if n.startswith("@")})
+    webhooks = _named(package.webhooks, _values(bodies, "webhook"))
+    collections: dict[str, list[Resource]] = {
+        "flows": [flow],
+        "intents": intents,
+        "entityTypes": entity_types,
+        "webhooks": webhooks,
+        "transitionRouteGroups": groups,
+    }
+    snapshot = AgentPackage(agent=package.agent, collections={k: v for k, v in collections.items() if v})
+    return snapshot.copy()
+
+
+def _flow_bodies(flow: Flow) -> list[dict[str, JSON]]:
+    return [flow.data, *(p.data for p in flow.pages), *(g.data for g in flow.route_groups)]
+
+
+def _referenced_agent_groups(package: AgentPackage, flow: Flow) -> list[Resource]:
+    own = {g.display_name.strip() for g in flow.route_groups}
+    wanted = {n.strip() for n in _values(_flow_bodies(flow), "transitionRouteGroups")} - own
+    return _named(package.route_groups, wanted)
+
+
+def _named(items: list[Resource], names: set[str]) -> list[Resource]:
+    stripped = {n.strip() for n in names}
+    return [res for res in items if res.display_name.strip() in stripped]
+
+
+def _values(bodies: list[dict[str, JSON]], key: str) -> set[str]:
+    """Every string (or string in a list) stored under ``key`` anywhere in ``bodies``."""
+    found: set[str] = set()
+    for body in bodies:
+        for value in _walk(body, key):
+            if isinstance(value, str) and value:
+                found.add(value)
+            elif isinstance(value, list):
+                found.update(v for v in value if isinstance(v, str) and v)
+    return found
+
+
+def _walk(obj: JSON, key: str) -> Iterator[JSON]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == key:
+                yield v
+            yield from _walk(v, key)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _walk(item, key)
+
+
+# --- stored versions -------------------------------------------------------------------------------
+def snapshot_key(flow_id: str, version_id: str) -> str:
+    return f"{VERSIONS_KEY}/{flow_id}/{version_id}"
+
+
+def flow_versions(record: AgentRecord, flow_id: str) -> dict[str, JSON]:
+    """``{"nextId": n, "versions": {id: Version JSON}}`` of one flow (created empty on first use)."""
+    state = record.extra(VERSIONS_KEY).setdefault(flow_id, {"nextId": 1, "versions": {}})
+    return state
+
+
+def version_path(name: str) -> ResourcePath:
+    """Parse ``…/flows/<flow>/versions/<version>``; INVALID_ARGUMENT for anything else."""
+    return parse(name, ("flows", "versions"), "flow version")
+
+
+def version_snapshot(record: AgentRecord, flow_id: str, version_id: str) -> AgentPackage:
+    """The package of a stored version; NOT_FOUND naming the version when there is none."""
+    stored = record.extras.get(VERSIONS_KEY, {}).get(flow_id, {}).get("versions", {})
+    snapshot = record.snapshots.get(snapshot_key(flow_id, version_id))
+    if version_id not in stored or snapshot is None:
+        raise NotFound(f"flow version {record.name}/flows/{flow_id}/versions/{version_id} not found")
+    return snapshot
+
+
+def version_flow(record: AgentRecord, version_name: str) -> Flow:
+    """The flow (pages and route groups included) a version name refers to. Do not mutate it."""
+    path = version_path(version_name)
+    if path.agent_name != record.name:
+        raise InvalidArgument(f"flow version {version_name} does not belong to agent {record.name}")
+    flow_id, version_id = path.segments[0][1], path.segments[1][1]
+    return version_snapshot(record, flow_id, version_id).flows[0]
+
+
+# --- environments ------------------------------------------------------------------------------------
+def environment_id_of(record: AgentRecord, environment: str) -> str:
+    """The id of an environment given by id or by full resource name (which must be of this agent)."""
+    if "/" not in environment:
+        return environment
+    path = parse(environment, ("environments",), "environment")
+    if path.agent_name != record.name:
+        raise InvalidArgument(f"environment {environment} does not belong to agent {record.name}")
+    return path.segments[0][1]
+
+
+def environment_entry(record: AgentRecord, environment: str) -> dict[str, JSON]:
+    env_id = environment_id_of(record, environment)
+    entry = record.extras.get(ENVIRONMENTS_KEY, {}).get(env_id)
+    if entry is None:
+        raise NotFound(f"environment {record.name}/environments/{env_id} not found")
+    return entry
+
+
+def pinned_versions(record: AgentRecord, environment: str) -> dict[str, str]:
+    """``{flow id: version id}`` an environment pins."""
+    pins = {}
+    for config in environment_entry(record, environment).get("versionConfigs", []):
+        path = version_path(config.get("version", ""))
+        pins[path.segments[0][1]] = path.segments[1][1]
+    return pins
+
+
+def _pinned_snapshots(record: AgentRecord, environment: str) -> list[tuple[str, AgentPackage]]:
+    """(flow id, version package) for every pin, in the draft's flow order, then flows gone from the draft."""
+    pins = pinned_versions(record, environment)
+    order = {flow.id: i for i, flow in enumerate(record.package.flows)}
+    ordered = sorted(pins.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    return [(flow_id, version_snapshot(record, flow_id, version_id)) for flow_id, version_id in ordered]
+
+
+def environment_flows(record_or_backend: AgentRecord | Backend, agent_name: str, environment: str) -> dict[str, Flow]:
+    """Flow display name -> the flow an environment serves: its pinned version, else the draft.
+
+    ``environment`` is an environment id or full name. The flows returned are the stored objects:
+    read them, never change them.
+    """
+    if isinstance(record_or_backend, AgentRecord):
+        return _environment_flows(record_or_backend, environment)
+    with record_or_backend.store.read(agent_name) as record:
+        return _environment_flows(record, environment)
+
+
+def _environment_flows(record: AgentRecord, environment: str) -> dict[str, Flow]:
+    pinned = {flow_id: snap.flows[0] for flow_id, snap in _pinned_snapshots(record, environment)}
+    flows: dict[str, Flow] = {}
+    for flow in record.package.flows:
+        served = pinned.pop(flow.id, flow)
+        flows[served.display_name] = served
+    for flow in pinned.values():
+        flows.setdefault(flow.display_name, flow)
+    return flows
+
+
+def environment_package(record: AgentRecord, environment: str) -> AgentPackage:
+    """The whole package an environment serves: the draft with its pinned flows and their resources.
+
+    Agent-level resources a pinned version carries replace the draft's of the same display name
+    (later flows win where two versions disagree); everything else comes from the draft.
+    """
+    package = record.package.copy()
+    for flow_id, snapshot in _pinned_snapshots(record, environment):
+        _put_flow(package, flow_id, snapshot.flows[0])
+        for collection in AGENT_COLLECTIONS:
+            for res in snapshot.resources(collection):
+                put_resource(package.resources(collection), res)
+    return package
+
+
+def _put_flow(package: AgentPackage, flow_id: str, flow: Flow) -> None:
+    flows = package.flows
+    for i, current in enumerate(flows):
+        if current.id == flow_id:
+            flows[i] = copy.deepcopy(flow)
+            return
+    flows.append(copy.deepcopy(flow))
+
+
+def put_resource(items: list[Resource], res: Resource) -> None:
+    """Replace the item of the same display name with a copy of ``res``, or append one."""
+    for i, current in enumerate(items):
+        if current.display_name.strip() == res.display_name.strip():
+            items[i] = copy.deepcopy(res)
+            return
+    items.append(copy.deepcopy(res))
+
+
+def register(backend: Backend) -> None:
+    """Make ExportAgent's ``environment`` export the package that environment serves."""
+    backend.register_environment_resolver(environment_package)

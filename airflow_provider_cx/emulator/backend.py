@@ -54,10 +54,13 @@ class Backend:
         self.calls.record(full_method, context)
         self.faults.before_call(full_method)
 
-    def start_operation(self, project: str, location: str, work: Work) -> Any:
-        """Start a long-running operation for the current RPC (fault injection may make it fail)."""
+    def start_operation(self, project: str, location: str, work: Work, metadata: Any = None) -> Any:
+        """Start a long-running operation for the current RPC (fault injection may make it fail).
+
+        ``metadata`` is the method's metadata message (e.g. BatchRunTestCasesMetadata); default Struct.
+        """
         fail = self.faults.operation_failure(current_method.get())
-        return self.operations.start(project, location, work, fail=fail)
+        return self.operations.start(project, location, work, fail=fail, metadata=metadata)
 
     # --- environments -------------------------------------------------------------------------
     def register_environment_resolver(self, resolver: EnvironmentResolver) -> None:

@@ -36,6 +36,9 @@ class AgentRecord:
     create_time: float = field(default_factory=time.time)
     extras: dict[str, Any] = field(default_factory=dict)
     snapshots: dict[str, AgentPackage] = field(default_factory=dict)
+    # Bumped by every AgentStore.write that may change what the agent is (package, versions,
+    # environments), so caches built from it (conversation engines) know when to rebuild.
+    revision: int = 0
 
     @property
     def name(self) -> str:
@@ -109,14 +112,18 @@ class AgentStore:
             yield self.get(name)
 
     @contextmanager
-    def write(self, name: str) -> Iterator[AgentRecord]:
+    def write(self, name: str, *, content: bool = True) -> Iterator[AgentRecord]:
         """Hold the lock while changing an agent; the change is saved when the block exits cleanly.
 
-        A block that raises must not have changed the record: check, then mutate.
+        A block that raises must not have changed the record: check, then mutate. ``content=False``
+        says the block only records results beside the agent (test results) and leaves the agent
+        itself as it was, so its revision stays.
         """
         with self.lock:
             record = self.get(name)
             yield record
+            if content:
+                record.revision += 1
             self._changed(record, name)
 
     def clear(self) -> None:

@@ -164,6 +164,7 @@ def _route_group_coverage(package: AgentPackage, steps: list[Step]) -> dict[str,
         coverages.append(
             {
                 "routeGroup": {"displayName": group.display_name},
+                "flow": scope,  # the flow a flow-scoped group belongs to ("" for agent-level groups)
                 "transitions": transitions,
                 "coverageScore": _score(done, len(transitions)),
             }

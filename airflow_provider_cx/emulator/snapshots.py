@@ -9,9 +9,9 @@ State on an :class:`AgentRecord` (JSON in ``extras``, packages in ``snapshots``)
 
     extras["versions"][<flow id>] = {"nextId": 3, "versions": {"1": {<Version JSON>}, "2": {...}}}
     snapshots["versions/<flow id>/<version id>"] = the version's package
-    extras["environments"][<environment id>]["versionConfigs"] = [{"version": <version name>}, ...]
+    extras["environments"][<environment id>]["environment"]["versionConfigs"] = [{"version": <name>}, ...]
 
-The environments service owns the rest of an environment's JSON; this module only reads the pins.
+The environments service owns the rest of an environment's state; this module only reads the pins.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import copy
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
+from airflow_provider_cx.emulator.errors import FailedPrecondition, InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import ResourcePath, parse
 from airflow_provider_cx.emulator.store import AgentRecord
-from airflow_provider_cx.package import AgentPackage, Flow, Resource
+from airflow_provider_cx.package import AgentPackage, Flow, Resource, new_id
 
 if TYPE_CHECKING:
     from airflow_provider_cx.emulator.backend import Backend
@@ -149,7 +149,7 @@ def environment_entry(record: AgentRecord, environment: str) -> dict[str, JSON]:
 def pinned_versions(record: AgentRecord, environment: str) -> dict[str, str]:
     """``{flow id: version id}`` an environment pins."""
     pins = {}
-    for config in environment_entry(record, environment).get("versionConfigs", []):
+    for config in environment_entry(record, environment)["environment"].get("versionConfigs", []):
         path = version_path(config.get("version", ""))
         pins[path.segments[0][1]] = path.segments[1][1]
     return pins
@@ -222,3 +222,82 @@ def put_resource(items: list[Resource], res: Resource) -> None:
 def register(backend: Backend) -> None:
     """Make ExportAgent's ``environment`` export the package that environment serves."""
     backend.register_environment_resolver(environment_package)
+
+
+# --- loading a version into the draft ---------------------------------------------------------------
+def load_into_draft(package: AgentPackage, flow_id: str, snapshot: AgentPackage, allow_override: bool) -> None:
+    """Make the draft flow ``flow_id`` what the version holds, as LoadVersion does.
+
+    Agent-level resources the version carries are added when the draft lacks them; where the draft
+    has a different resource of the same display name it is replaced only with ``allow_override``.
+    Check first, then mutate: a refusal leaves the package as it was.
+    """
+    version = snapshot.flows[0]
+    index = next((i for i, f in enumerate(package.flows) if f.id == flow_id), None)
+    if index is None:
+        raise NotFound(f"flow {flow_id} no longer exists in the draft; it cannot be loaded from a version")
+    for other in package.flows:
+        if other.id != flow_id and other.display_name.strip() == version.display_name.strip():
+            raise FailedPrecondition(
+                f"cannot load the version of flow {version.display_name!r}: another draft flow now has that name"
+            )
+    loaded = copy.deepcopy(version)
+    loaded.stem = _free_stem(package.flows, version.stem, package.flows[index])
+    package.flows[index] = loaded
+    for collection in AGENT_COLLECTIONS:
+        items = package.resources(collection)
+        for res in snapshot.resources(collection):
+            _load_resource(items, res, allow_override)
+
+
+def _load_resource(items: list[Resource], res: Resource, allow_override: bool) -> None:
+    current = next((r for r in items if r.display_name.strip() == res.display_name.strip()), None)
+    if current is None:
+        added = copy.deepcopy(res)
+        if any(r.id == added.id for r in items):
+            added.data["name"] = new_id()
+        added.stem = _free_stem(items, added.stem, None)
+        items.append(added)
+    elif allow_override and (current.data, current.parts) != (res.data, res.parts):
+        ident = current.data.get("name")
+        current.data = copy.deepcopy(res.data)
+        current.parts = copy.deepcopy(res.parts)
+        if ident is not None:
+            current.data["name"] = ident
+
+
+def _free_stem(items: list[Any], stem: str, exclude: Resource | None) -> str:
+    taken = {r.stem.lower() for r in items if r is not exclude}
+    candidate, n = stem, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem}_{n}"
+    return candidate
+
+
+# --- comparing versions --------------------------------------------------------------------------------
+def version_content(snapshot: AgentPackage, language: str) -> dict[str, JSON]:
+    """What CompareVersions shows of a version: the flow, its pages and route groups, and the
+    agent-level resources it carries, with training phrases and entities in ``language``."""
+    flow = snapshot.flows[0]
+
+    def bodies(items: list[Resource]) -> list[dict[str, JSON]]:
+        return [res.data for res in sorted(items, key=lambda r: r.display_name)]
+
+    def with_language(items: list[Resource], folder: str, key: str) -> list[dict[str, JSON]]:
+        out = []
+        for res in sorted(items, key=lambda r: r.display_name):
+            part = res.parts.get(f"{folder}/{language}.json")
+            values = part.get(key, []) if isinstance(part, dict) else []
+            out.append({**res.data, key: values})
+        return out
+
+    return {
+        "flow": flow.data,
+        "pages": bodies(flow.pages),
+        "transitionRouteGroups": bodies(flow.route_groups),
+        "agentTransitionRouteGroups": bodies(snapshot.route_groups),
+        "intents": with_language(snapshot.intents, "trainingPhrases", "trainingPhrases"),
+        "entityTypes": with_language(snapshot.entity_types, "entities", "entities"),
+        "webhooks": bodies(snapshot.webhooks),
+    }

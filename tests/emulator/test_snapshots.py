@@ -34,7 +34,8 @@ def _pin(record: AgentRecord, flow_display: str, env_id: str = "env") -> str:
     record.snapshots[snapshot_key(flow.id, "1")] = capture_flow(record.package, flow)
     name = f"{record.name}/flows/{flow.id}/versions/1"
     envs = record.extra(ENVIRONMENTS_KEY)
-    envs.setdefault(env_id, {"versionConfigs": []})["versionConfigs"].append({"version": name})
+    env = envs.setdefault(env_id, {"environment": {"versionConfigs": []}})["environment"]
+    env["versionConfigs"].append({"version": name})
     return name
 
 

@@ -1,0 +1,210 @@
+"""Versions service over gRPC with the stock client: create, read, update, delete, load, compare."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import dialogflowcx_v3 as cx
+from google.protobuf import field_mask_pb2
+
+from airflow_provider_cx.emulator.testing import create_test_agent, package_bytes, wait_for, zip_files_as_json
+from airflow_provider_cx.sample_agent import sample_agent_path
+
+JSON_PACKAGE = cx.ExportAgentRequest.DataFormat.JSON_PACKAGE
+
+
+def clients(server_or_factory) -> SimpleNamespace:
+    client = server_or_factory
+    return SimpleNamespace(
+        agents=client(cx.AgentsClient),
+        flows=client(cx.FlowsClient),
+        pages=client(cx.PagesClient),
+        intents=client(cx.IntentsClient),
+        versions=client(cx.VersionsClient),
+        environments=client(cx.EnvironmentsClient),
+        deployments=client(cx.DeploymentsClient),
+        test_cases=client(cx.TestCasesClient),
+    )
+
+
+def sample_agent(api: SimpleNamespace) -> tuple[cx.Agent, dict[str, cx.Flow]]:
+    """A new agent restored from the sample agent, and its flows by display name."""
+    agent = create_test_agent(api.agents)
+    content = package_bytes(sample_agent_path())
+    wait_for(api.agents.restore_agent(request=cx.RestoreAgentRequest(name=agent.name, agent_content=content)))
+    return agent, {f.display_name: f for f in api.flows.list_flows(parent=agent.name)}
+
+
+def export(api: SimpleNamespace, agent: cx.Agent, environment: str = "") -> dict:
+    request = cx.ExportAgentRequest(name=agent.name, data_format=JSON_PACKAGE, environment=environment)
+    return zip_files_as_json(wait_for(api.agents.export_agent(request=request)).agent_content)
+
+
+def create_version(api: SimpleNamespace, flow: cx.Flow, display_name: str = "v", **kwargs) -> cx.Version:
+    op = api.versions.create_version(parent=flow.name, version=cx.Version(display_name=display_name, **kwargs))
+    return wait_for(op)
+
+
+def change_transfers_draft(api: SimpleNamespace, flow: cx.Flow) -> None:
+    """Edit the Transfers flow after versioning: drop a page route, add a page, change an intent."""
+    pages = {p.display_name: p for p in api.pages.list_pages(parent=flow.name)}
+    confirm = pages["Confirm Transfer"]
+    intent_name = [r.intent for r in confirm.transition_routes if r.intent][-1]
+    del confirm.transition_routes[0]
+    api.pages.update_page(page=confirm)
+    api.pages.create_page(parent=flow.name, page=cx.Page(display_name="Added After Version"))
+    intent = api.intents.get_intent(name=intent_name)
+    phrase = cx.Intent.TrainingPhrase(parts=[{"text": "added after the version"}], repeat_count=1)
+    intent.training_phrases.append(phrase)
+    api.intents.update_intent(intent=intent)
+
+
+@pytest.fixture
+def api(cx_client) -> SimpleNamespace:
+    return clients(cx_client)
+
+
+def test_create_version_snapshots_the_flow_with_increasing_ids(api):
+    _agent, flows = sample_agent(api)
+    transfers = flows["Transfers"]
+    op = api.versions.create_version(
+        parent=transfers.name, version=cx.Version(display_name="release-1", description="first")
+    )
+    assert isinstance(op.metadata, cx.CreateVersionOperationMetadata)
+    first = wait_for(op)
+    second = create_version(api, transfers, "release-2")
+    other = create_version(api, flows["Card Services"], "cards-1")
+    assert first.name == f"{transfers.name}/versions/1"
+    assert second.name == f"{transfers.name}/versions/2"
+    assert other.name == f"{flows['Card Services'].name}/versions/1"
+    assert (first.display_name, first.description, first.state) == ("release-1", "first", cx.Version.State.SUCCEEDED)
+    assert first.create_time.timestamp() > 0
+    assert first.nlu_settings.classification_threshold == pytest.approx(0.3)
+    assert api.versions.get_version(name=first.name) == first
+
+
+def test_list_versions_is_newest_first_and_paginated(api):
+    _agent, flows = sample_agent(api)
+    flow = flows["Branch Finder"]
+    made = [create_version(api, flow, f"v{i}").name for i in range(1, 6)]
+    pager = api.versions.list_versions(request=cx.ListVersionsRequest(parent=flow.name, page_size=2))
+    pages = list(pager.pages)
+    assert [len(p.versions) for p in pages] == [2, 2, 1]
+    assert [v.name for p in pages for v in p.versions] == list(reversed(made))
+    assert list(api.versions.list_versions(parent=flows["Card Services"].name)) == []
+
+
+def test_version_errors_name_the_problem(api):
+    agent, flows = sample_agent(api)
+    flow = flows["Transfers"]
+    with pytest.raises(exceptions.InvalidArgument, match="display_name must be set"):
+        api.versions.create_version(parent=flow.name, version=cx.Version())
+    with pytest.raises(exceptions.InvalidArgument, match="limit is 500"):
+        api.versions.create_version(parent=flow.name, version=cx.Version(display_name="x", description="d" * 501))
+    with pytest.raises(exceptions.NotFound, match="flows/nope"):
+        api.versions.create_version(parent=f"{agent.name}/flows/nope", version=cx.Version(display_name="x"))
+    with pytest.raises(exceptions.InvalidArgument, match="not a valid flow name"):
+        api.versions.list_versions(parent=agent.name)
+    with pytest.raises(exceptions.NotFound, match="versions/7"):
+        api.versions.get_version(name=f"{flow.name}/versions/7")
+    with pytest.raises(exceptions.NotFound, match="versions/7"):
+        api.versions.load_version(name=f"{flow.name}/versions/7")
+    with pytest.raises(exceptions.NotFound, match="versions/7"):
+        api.versions.delete_version(name=f"{flow.name}/versions/7")
+
+
+def test_update_version_changes_only_name_and_description(api):
+    _agent, flows = sample_agent(api)
+    version = create_version(api, flows["Transfers"], "before", description="old")
+    version.display_name, version.description = "after", "new"
+    updated = api.versions.update_version(version=version, update_mask=field_mask_pb2.FieldMask(paths=["description"]))
+    assert (updated.display_name, updated.description) == ("before", "new")
+    with pytest.raises(exceptions.InvalidArgument, match="only display_name and description"):
+        api.versions.update_version(version=version, update_mask=field_mask_pb2.FieldMask(paths=["state"]))
+    with pytest.raises(exceptions.InvalidArgument, match="update_mask is required"):
+        api.versions.update_version(version=version)
+    assert api.versions.get_version(name=version.name).description == "new"
+
+
+def test_delete_version_removes_it_and_never_reuses_its_id(api):
+    _agent, flows = sample_agent(api)
+    flow = flows["Transfers"]
+    first = create_version(api, flow)
+    second = create_version(api, flow)
+    api.versions.delete_version(name=second.name)
+    with pytest.raises(exceptions.NotFound):
+        api.versions.get_version(name=second.name)
+    third = create_version(api, flow)
+    assert third.name == f"{flow.name}/versions/3"
+    assert [v.name for v in api.versions.list_versions(parent=flow.name)] == [third.name, first.name]
+
+
+def test_version_is_immutable_while_the_draft_changes(api):
+    _agent, flows = sample_agent(api)
+    flow = flows["Transfers"]
+    version = create_version(api, flow)
+    before = api.versions.compare_versions(
+        request=cx.CompareVersionsRequest(base_version=version.name, target_version=f"{flow.name}/versions/0")
+    )
+    assert before.base_version_content_json == before.target_version_content_json
+    change_transfers_draft(api, flow)
+    after = api.versions.compare_versions(
+        request=cx.CompareVersionsRequest(base_version=version.name, target_version=f"{flow.name}/versions/0")
+    )
+    assert after.base_version_content_json == before.base_version_content_json
+    draft = json.loads(after.target_version_content_json)
+    base = json.loads(after.base_version_content_json)
+    assert "Added After Version" in {p["displayName"] for p in draft["pages"]}
+    assert "Added After Version" not in {p["displayName"] for p in base["pages"]}
+    phrases = [tp for i in draft["intents"] for tp in i["trainingPhrases"]]
+    assert any(p["parts"][0]["text"] == "added after the version" for p in phrases)
+    assert after.compare_time.timestamp() > 0
+
+
+def test_compare_versions_refuses_versions_of_two_flows(api):
+    _agent, flows = sample_agent(api)
+    one = create_version(api, flows["Transfers"])
+    two = create_version(api, flows["Card Services"])
+    with pytest.raises(exceptions.InvalidArgument, match="same flow"):
+        api.versions.compare_versions(request=cx.CompareVersionsRequest(base_version=one.name, target_version=two.name))
+    with pytest.raises(exceptions.InvalidArgument, match="not enabled"):
+        api.versions.compare_versions(
+            request=cx.CompareVersionsRequest(base_version=one.name, target_version=one.name, language_code="xx")
+        )
+
+
+def test_load_version_restores_the_flow_and_overrides_agent_resources_only_when_allowed(api):
+    agent, flows = sample_agent(api)
+    flow = flows["Transfers"]
+    version = create_version(api, flow)
+    original = export(api, agent)
+    change_transfers_draft(api, flow)
+    changed = export(api, agent)
+    intent_files = [p for p in original if p.startswith("intents/") and original[p] != changed.get(p)]
+    assert intent_files  # the intent change is visible in the draft export
+
+    wait_for(api.versions.load_version(request=cx.LoadVersionRequest(name=version.name)))
+    kept = export(api, agent)
+    flow_files = {p for p in original if p.startswith("flows/Transfers/")}
+    assert {p for p in kept if p.startswith("flows/Transfers/")} == flow_files
+    assert all(kept[p] == original[p] for p in flow_files)
+    assert all(kept[p] == changed[p] for p in intent_files)  # conflicting intent left alone
+
+    change_transfers_draft(api, flow)
+    wait_for(
+        api.versions.load_version(request=cx.LoadVersionRequest(name=version.name, allow_override_agent_resources=True))
+    )
+    assert export(api, agent) == original
+
+
+def test_create_version_operation_that_fails_leaves_no_version(cx_emulator_factory):
+    server = cx_emulator_factory(faults={"methods": {"Versions/CreateVersion": {"operation_failure_rate": 1.0}}})
+    api = clients(server.client)
+    _agent, flows = sample_agent(api)
+    op = api.versions.create_version(parent=flows["Transfers"].name, version=cx.Version(display_name="v"))
+    with pytest.raises(exceptions.InternalServerError):
+        wait_for(op)
+    assert list(api.versions.list_versions(parent=flows["Transfers"].name)) == []

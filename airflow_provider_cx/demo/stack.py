@@ -2,7 +2,8 @@
 
 ``AirflowStack`` runs ``airflow db migrate``, then starts the scheduler, dag-processor, triggerer and API
 server, each in its own process group with its output in ``<home>/stack-logs/<component>.log``, and waits
-until ``/api/v2/monitor/health`` reports every one of them healthy. Leaving the ``with`` block (normally,
+until ``/api/v2/monitor/health`` reports every one of them healthy (and the Execution API has answered
+once, which builds it). Leaving the ``with`` block (normally,
 on an exception, on KeyboardInterrupt, or on SIGTERM while in the main thread) stops them all: SIGTERM to
 each component's process group, SIGKILL after a grace period, then terminate/kill of every other process
 of the stack that is still alive. Task processes live in process groups of their own and some processes
@@ -67,6 +68,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, TYPE_CHECKING, Any
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 if TYPE_CHECKING:
     from airflow_provider_cx.demo.api import AirflowAPIClient
@@ -293,6 +296,12 @@ class AirflowStack:
             if code is not None:
                 raise ComponentDiedError(_died_message(component, code))
 
+    def wait_while_alive(self, poll_interval: float = 1.0) -> None:
+        """Block while all components run (e.g. to keep the UI up); raises ``ComponentDiedError`` if one exits."""
+        while True:
+            self.check_alive()
+            time.sleep(poll_interval)
+
     def stack_processes(self) -> list[int]:
         """Pids of live processes this stack started: components and all they spawned that it has seen."""
         self._track_descendants()
@@ -409,23 +418,44 @@ class AirflowStack:
         )
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        health: dict[str, Any] | str = "no answer yet"
-        while time.monotonic() < deadline:
+        last_answer: list[dict[str, Any] | str] = ["no answer yet"]
+
+        def all_healthy() -> bool:
             self.check_alive()
-            health = self._read_health()
-            if isinstance(health, dict) and all(
+            health = last_answer[0] = self._read_health()
+            return isinstance(health, dict) and all(
                 (health.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS
-            ):
-                return
-            time.sleep(0.5)
-        tails = "\n".join(
-            f"--- {component.name} ({component.log_path}):\n{log_tail(component.log_path, 10)}"
-            for component in self._components.values()
-        )
-        raise StackStartError(
-            f"Airflow did not report healthy within {self.startup_timeout:.0f} s; last health answer: {health}\n{tails}"
-        )
+            )
+
+        def give_up(_: Any) -> None:
+            tails = "\n".join(
+                f"--- {component.name} ({component.log_path}):\n{log_tail(component.log_path, 10)}"
+                for component in self._components.values()
+            )
+            raise StackStartError(
+                f"Airflow did not report healthy within {self.startup_timeout:.0f} s; "
+                f"last health answer: {last_answer[0]}\n{tails}"
+            )
+
+        Retrying(
+            retry=retry_if_result(lambda healthy: not healthy),
+            stop=stop_after_delay(self.startup_timeout),
+            wait=wait_fixed(0.5),
+            retry_error_callback=give_up,
+        )(all_healthy)
+        self._warm_execution_api()
+
+    def _warm_execution_api(self) -> None:
+        # The Execution API app is built on its first request, which takes ~7 s on 2 CPUs: longer than the
+        # task client's 5 s timeout, so the first task of a fresh stack would time out, retry and get a 409/400.
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/execution/health", timeout=self.startup_timeout):
+                pass
+        except (urllib.error.URLError, OSError) as exc:
+            raise StackStartError(
+                f"the Execution API at {self.api_url}/execution/ does not answer ({exc}); "
+                f"see {self.log_path('api-server')}:\n{log_tail(self.log_path('api-server'))}"
+            ) from exc
 
     def _read_health(self) -> dict[str, Any] | str:
         try:

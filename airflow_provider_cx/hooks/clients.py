@@ -117,8 +117,8 @@ def _warn_if_fork_unsafe() -> None:
         return
     _fork_warning_given = True
     log.warning(
-        "grpc was imported before airflow_provider_cx without %s=1, so gRPC clients in forked "
-        "processes may hang; set %s=1 in the environment of Airflow's workers",
+        "gRPC fork support is off (%s was not 1 when grpc was first imported), so gRPC clients "
+        "in forked processes may hang; set %s=1 in the environment of Airflow's workers",
         FORK_SUPPORT_ENV,
         FORK_SUPPORT_ENV,
     )

@@ -260,6 +260,13 @@ class DialogflowCXHook(_DialogflowCXHookBase):
         channel = self.get_channel(resource_name, location)
         return self._cached(("operations", endpoint), lambda: clients.create_operations_client(channel))
 
+    def close(self) -> None:
+        """Close this process's channels; the next accessor call opens new ones."""
+        cache = self._per_process.pop(os.getpid(), {})
+        for key, value in cache.items():
+            if key[0] == "channel":
+                value.close()
+
     def get_conn(self) -> AgentsClient:
         """The agents client for the hook's location (BaseHook's generic accessor)."""
         return self.get_agents_client()
@@ -435,6 +442,15 @@ class DialogflowCXAsyncHook(_DialogflowCXHookBase):
             ("operations", endpoint, asyncio.get_running_loop()),
             lambda: clients.create_async_operations_client(channel),
         )
+
+    async def close(self) -> None:
+        """Close the channels this process opened in the running event loop."""
+        loop = asyncio.get_running_loop()
+        cache = self._per_process.get(os.getpid(), {})
+        for key in [key for key in cache if key[-1] is loop]:
+            value = cache.pop(key)
+            if key[0] == "channel":
+                await value.close()
 
     async def call(
         self, method: Callable[..., Awaitable[T]], /, *args: Any, kind: CallKind | None = None, **kwargs: Any

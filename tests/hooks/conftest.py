@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cx_scripted_server import ScriptedCXServer
 
 from airflow_provider_cx.hooks.operations import PollingPolicy
@@ -14,6 +16,7 @@ from airflow_provider_cx.hooks.retry import RetryPolicy
 
 CONN_ID = "cx_test"
 AGENT = "projects/test-project/locations/global/agents/agent-1"
+SA_EMAIL = "cx-deployer@key-project.iam.gserviceaccount.com"
 
 # Millisecond backoff so retry tests take no noticeable time.
 FAST_RETRIES = RetryPolicy(
@@ -56,3 +59,25 @@ def emulator_connection(monkeypatch: pytest.MonkeyPatch, scripted_server: Script
         conn_type="dialogflow_cx",
     )
     return CONN_ID
+
+
+@pytest.fixture(scope="session")
+def private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def keyfile(private_key) -> dict[str, str]:
+    """A throwaway service-account key (JSON key file contents) for ``private_key``."""
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": "key-project",
+        "private_key_id": "0123456789abcdef",
+        "private_key": pem,
+        "client_email": SA_EMAIL,
+        "client_id": "1234567890",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import AirflowNotFoundException
-from conftest import CONN_ID, set_connection
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from conftest import CONN_ID, SA_EMAIL, set_connection
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from google.auth import credentials as auth_credentials
 from google.auth import external_account, impersonated_credentials
 from google.oauth2 import service_account
@@ -17,29 +17,7 @@ from airflow_provider_cx.hooks import connection_form, credentials
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.errors import CXConnectionNotFoundError, CXCredentialsError
 
-SA_EMAIL = "cx-deployer@key-project.iam.gserviceaccount.com"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
-
-
-@pytest.fixture(scope="module")
-def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def keyfile(private_key) -> dict[str, str]:
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "key-project",
-        "private_key_id": "0123456789abcdef",
-        "private_key": pem,
-        "client_email": SA_EMAIL,
-        "client_id": "1234567890",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
 
 
 def hook_credentials(monkeypatch, extra, **hook_kwargs):

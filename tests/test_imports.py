@@ -1,0 +1,98 @@
+"""Importing the provider and its Airflow-facing modules must not import grpc or the CX client library.
+
+Both cost about a second of DAG parse time, every time a DAG file is parsed. Checked in a fresh
+interpreter (pytest's own process has long imported both) by looking at ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import airflow_provider_cx
+
+PACKAGE_ROOT = Path(airflow_provider_cx.__file__).parent
+#: Subpackages whose modules DAG files import: checked for grpc and the CX library.
+AIRFLOW_FACING = ("hooks", "operators", "triggers", "links", "resource_names")
+#: Pure agent-package code: reused by operators, so it must not pull grpc in either.
+PURE = ("package",)
+# emulator/ is a gRPC server and is deliberately not checked; nor is anything else not listed above.
+
+CHECK = r"""
+import importlib, json, sys
+
+def heavy():
+    return [root for root in ("grpc", "google.cloud.dialogflowcx_v3") if root in sys.modules]
+
+offenders = {}
+for module in json.loads(sys.argv[1]):
+    importlib.import_module(module)
+    if heavy():
+        offenders[module] = heavy()
+        break  # later modules would only inherit the pollution
+print(json.dumps({"offenders": offenders, "checked": len(json.loads(sys.argv[1]))}))
+"""
+
+
+def discover(*subpackages: str) -> list[str]:
+    """Module names under the given subpackages (or top-level modules), found without importing them."""
+    found = []
+    for info in pkgutil.iter_modules([str(PACKAGE_ROOT)]):
+        if info.name not in subpackages:
+            continue
+        name = f"airflow_provider_cx.{info.name}"
+        found.append(name)
+        if info.ispkg:
+            found += _walk(PACKAGE_ROOT / info.name, name)
+    return found
+
+
+def _walk(path: Path, prefix: str) -> list[str]:
+    names = []
+    for info in pkgutil.iter_modules([str(path)]):
+        if info.name == "__main__":  # a CLI entry point, not imported by anything
+            continue
+        name = f"{prefix}.{info.name}"
+        names.append(name)
+        if info.ispkg:
+            names += _walk(path / info.name, name)
+    return names
+
+
+def import_in_fresh_interpreter(modules: list[str]) -> dict:
+    env = {key: value for key, value in os.environ.items() if key != "GRPC_ENABLE_FORK_SUPPORT"}
+    completed = subprocess.run(
+        [sys.executable, "-c", CHECK, json.dumps(modules)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_provider_and_airflow_facing_modules_do_not_import_grpc_or_cx():
+    modules = ["airflow_provider_cx", *discover(*AIRFLOW_FACING)]
+    assert {"airflow_provider_cx.hooks.dialogflow_cx", "airflow_provider_cx.links"} <= set(modules)
+    result = import_in_fresh_interpreter(modules)
+    assert result["offenders"] == {}
+    assert result["checked"] == len(modules)
+
+
+def test_package_code_does_not_import_grpc_or_cx():
+    modules = discover(*PURE)
+    assert "airflow_provider_cx.package.model" in modules
+    result = import_in_fresh_interpreter(modules)
+    assert result["offenders"] == {}
+
+
+def test_the_check_catches_a_module_that_imports_grpc():
+    """A control: a module list that does pull grpc in is reported, so the check above can fail."""
+    result = import_in_fresh_interpreter(["airflow_provider_cx.links", "google.cloud.dialogflowcx_v3"])
+    assert result["offenders"] == {"google.cloud.dialogflowcx_v3": ["grpc", "google.cloud.dialogflowcx_v3"]}

@@ -10,12 +10,16 @@ out the stock ``google.cloud.dialogflowcx_v3`` clients, one per service and endp
     operation = hook.call(client.export_agent, request={"name": agent_name})
     response = hook.wait_for_operation(operation, timeout=600)        # ExportAgentResponse
 
-``hook.call`` applies the retry policy of :mod:`.retry` (per-method table, tenacity backoff);
-calling a client method directly gets no retries at all. Clients and their shared channel are
-created on first use and cached per process id: a hook object that crossed a ``fork()`` builds new
-ones in the child and never touches the parent's channel (whose objects stay referenced, unused, so
-that garbage collection in the child cannot shut down the parent's sockets). Importing this module
-imports neither grpc nor the CX library; that happens on first client use.
+``hook.call`` applies the retry policy of :mod:`.retry` (per-method table, tenacity backoff) and
+turns the library's own retry off; a client method called directly gets only the library's
+defaults, which differ per method.
+
+Clients and their shared channel are created on first use and cached per process id: a hook object
+that crossed a ``fork()`` builds new ones in the child and never touches the parent's channel (whose
+objects stay referenced, unused, so that garbage collection in the child cannot shut down the
+parent's sockets). gRPC's own fork support is switched on when the provider is imported (see
+:mod:`.fork_support`). Importing this module imports neither grpc nor the CX library; that
+happens on first client use.
 """
 
 from __future__ import annotations
@@ -31,7 +35,12 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_cx.hooks import clients, connection_form
 from airflow_provider_cx.hooks.credentials import ConnectionSettings, build_credentials
-from airflow_provider_cx.hooks.endpoints import api_endpoint, parse_emulator_host, resolve_location
+from airflow_provider_cx.hooks.endpoints import (
+    api_endpoint,
+    check_location,
+    parse_emulator_host,
+    resolve_location,
+)
 from airflow_provider_cx.hooks.errors import CXConnectionNotFoundError
 from airflow_provider_cx.hooks.operations import (
     DEFAULT_POLLING,
@@ -47,7 +56,7 @@ from airflow_provider_cx.hooks.retry import (
     call_with_retry,
     exponential_backoff,
 )
-from airflow_provider_cx.resource_names import location_path, validate_location
+from airflow_provider_cx.resource_names import location_path
 
 if TYPE_CHECKING:
     from google.api_core.operation import Operation
@@ -103,7 +112,7 @@ class _DialogflowCXHookBase(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.gcp_conn_id = gcp_conn_id
-        self.location = validate_location(location) if location else None
+        self.location = check_location(location) if location else None
         self.impersonation_chain = impersonation_chain
         self.retry_policy = retry_policy or DEFAULT_POLICY
         self.polling_policy = polling_policy or DEFAULT_POLLING
@@ -121,7 +130,7 @@ class _DialogflowCXHookBase(BaseHook):
         if settings.emulator_host:
             parse_emulator_host(settings.emulator_host)
         if settings.location:
-            validate_location(settings.location)
+            check_location(settings.location)
         return settings
 
     def _not_found(self) -> CXConnectionNotFoundError:

@@ -22,7 +22,7 @@ API_PORT = 443
 
 def api_endpoint(location: str) -> str:
     """``host:port`` of the CX API serving ``location``."""
-    location = _checked(location)
+    location = check_location(location)
     host = API_HOST if location == GLOBAL_LOCATION else f"{location}-{API_HOST}"
     return f"{host}:{API_PORT}"
 
@@ -45,13 +45,13 @@ def resolve_location(
         except InvalidResourceNameError as error:
             raise CXEndpointError(str(error)) from None
     if location:
-        _checked(location)
+        check_location(location)
         if from_name and from_name != location:
             raise CXEndpointError(
                 f"location {location!r} does not match {resource_name!r} (location {from_name!r}); "
                 "drop the location argument or use a resource name from that location"
             )
-    return _checked(from_name or location or default or GLOBAL_LOCATION)
+    return check_location(from_name or location or default or GLOBAL_LOCATION)
 
 
 def parse_emulator_host(value: str) -> str:
@@ -62,7 +62,8 @@ def parse_emulator_host(value: str) -> str:
     return value
 
 
-def _checked(location: str) -> str:
+def check_location(location: str) -> str:
+    """``location`` if it is a valid CX location id, else :class:`CXEndpointError`."""
     try:
         return validate_location(location)
     except InvalidResourceNameError as error:

@@ -17,7 +17,7 @@ class CXCredentialsError(CXHookError):
     """The connection's credential extras cannot be turned into Google credentials."""
 
 
-class CXEndpointError(CXHookError):
+class CXEndpointError(CXHookError, ValueError):
     """No endpoint can be chosen: bad or conflicting location, or a malformed emulator host."""
 
 

@@ -8,7 +8,6 @@ from conftest import CONN_ID, set_connection
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.endpoints import api_endpoint, parse_emulator_host, resolve_location
 from airflow_provider_cx.hooks.errors import CXEndpointError
-from airflow_provider_cx.resource_names import InvalidResourceNameError
 
 EU_AGENT = "projects/p/locations/europe-west2/agents/a"
 
@@ -37,7 +36,7 @@ def test_mismatch_between_name_and_explicit_location_is_an_error():
 
 @pytest.mark.parametrize("location", ["US", "us_central1", "evil.com:443", "a/b", ""])
 def test_bad_locations_are_refused(location):
-    with pytest.raises((CXEndpointError, InvalidResourceNameError)):
+    with pytest.raises(CXEndpointError, match="not a Dialogflow CX location"):
         api_endpoint(location)
 
 
@@ -83,10 +82,10 @@ def test_bad_emulator_host_or_location_in_connection_is_reported(monkeypatch):
     with pytest.raises(CXEndpointError, match="host:port"):
         DialogflowCXHook(gcp_conn_id=CONN_ID).get_endpoint()
     set_connection(monkeypatch, CONN_ID, {"location": "Europe West"})
-    with pytest.raises(InvalidResourceNameError, match="not a Dialogflow CX location"):
+    with pytest.raises(CXEndpointError, match="not a Dialogflow CX location"):
         DialogflowCXHook(gcp_conn_id=CONN_ID).get_endpoint()
 
 
 def test_hook_location_argument_is_validated():
-    with pytest.raises(InvalidResourceNameError):
+    with pytest.raises(CXEndpointError, match="not a Dialogflow CX location"):
         DialogflowCXHook(location="us central")

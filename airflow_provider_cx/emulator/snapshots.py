@@ -16,8 +16,10 @@ The environments service owns the rest of an environment's state; this module on
 
 from __future__ import annotations
 
+import contextvars
 import copy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx.emulator.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -146,10 +148,40 @@ def environment_entry(record: AgentRecord, environment: str) -> dict[str, JSON]:
     return entry
 
 
+# Environments as a deployment would make them, seen only by the thread running its pre-deployment tests.
+_CANDIDATES: contextvars.ContextVar[dict[tuple[str, str], dict[str, JSON]] | None] = contextvars.ContextVar(
+    "environment_candidates", default=None
+)
+
+
+@contextmanager
+def candidate_environment(record: AgentRecord, env_id: str, environment: dict[str, JSON]) -> Iterator[None]:
+    """Within the block, in this thread only, the environment serves ``environment`` (its JSON).
+
+    Pre-deployment tests run against what the deployment would make while nothing of it is stored,
+    so a crash half-way cannot leave the environment half-deployed. Call it holding the agent's
+    write lock; the revision bumps make cached conversation engines rebuild on the way in and out.
+    """
+    token = _CANDIDATES.set({**(_CANDIDATES.get() or {}), (record.name, env_id): environment})
+    record.revision += 1
+    try:
+        yield
+    finally:
+        _CANDIDATES.reset(token)
+        record.revision += 1
+
+
+def environment_state(record: AgentRecord, environment: str) -> dict[str, JSON]:
+    """The Environment JSON an environment serves now (a deployment's candidate inside its tests)."""
+    entry = environment_entry(record, environment)
+    candidate = (_CANDIDATES.get() or {}).get((record.name, environment_id_of(record, environment)))
+    return candidate if candidate is not None else entry["environment"]
+
+
 def pinned_versions(record: AgentRecord, environment: str) -> dict[str, str]:
     """``{flow id: version id}`` an environment pins."""
     pins = {}
-    for config in environment_entry(record, environment)["environment"].get("versionConfigs", []):
+    for config in environment_state(record, environment).get("versionConfigs", []):
         path = version_path(config.get("version", ""))
         pins[path.segments[0][1]] = path.segments[1][1]
     return pins

@@ -7,6 +7,7 @@ import pytest
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.snapshots import (
     ENVIRONMENTS_KEY,
+    candidate_environment,
     capture_flow,
     environment_flows,
     environment_package,
@@ -87,3 +88,24 @@ def test_unknown_environment_or_version_is_not_found(record):
         environment_flows(record, record.name, "nope")
     with pytest.raises(NotFound, match="versions/9"):
         version_flow(record, f"{record.name}/flows/{record.package.flows[0].id}/versions/9")
+
+
+def test_candidate_environment_is_seen_only_inside_the_block_and_this_thread(record):
+    import threading
+
+    version = _pin(record, "Transfers")
+    stored = record.extras[ENVIRONMENTS_KEY]["env"]["environment"]
+    draft_only = {"versionConfigs": []}
+    seen_elsewhere = []
+    before = record.revision
+    with candidate_environment(record, "env", draft_only):
+        assert environment_flows(record, record.name, "env")["Transfers"] is record.package.flow("Transfers")
+        other = threading.Thread(
+            target=lambda: seen_elsewhere.append(environment_flows(record, record.name, "env")["Transfers"])
+        )
+        other.start()
+        other.join()
+        assert record.revision > before
+    assert seen_elsewhere == [version_flow(record, version)]
+    assert environment_flows(record, record.name, "env")["Transfers"] is version_flow(record, version)
+    assert record.extras[ENVIRONMENTS_KEY]["env"]["environment"] is stored

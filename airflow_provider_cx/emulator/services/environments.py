@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from google.cloud.dialogflowcx_v3.types import deployment as deployment_types
 from google.cloud.dialogflowcx_v3.types import environment as env_types
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, field_mask_pb2, json_format
@@ -302,8 +303,6 @@ class EnvironmentsService(Service):
         return self.backend.start_operation(project, location, work, metadata=metadata)
 
     def _deploy(self, agent: str, env_id: str, flow_version: str, candidate: Callable[[AgentRecord], Any]) -> Any:
-        from google.cloud.dialogflowcx_v3.types import deployment as deployment_types
-
         store = self.backend.store
         started = now()
         with store.write(agent) as record:
@@ -311,18 +310,11 @@ class EnvironmentsService(Service):
             message = candidate(record)
             config = message.test_cases_config
             results: list[tuple[str, bool]] = []
-            previous = entry["environment"]
             if config.enable_predeployment_run and config.test_cases:
-                # Tests run against the environment as it would be; the revision bump makes cached
-                # conversation engines rebuild with the new pins, and again after a revert.
-                entry["environment"] = _as_json(message)
-                record.revision += 1
-                try:
+                with snapshots.candidate_environment(record, env_id, _as_json(message)):
                     results = run_test_cases(
                         self.backend, agent, environment_name(record, env_id), list(config.test_cases)
                     )
-                finally:
-                    entry["environment"] = previous
             succeeded = all(passed for _, passed in results)
             message = _commit(record, env_id, message) if succeeded else environment_message(record, env_id)
             deployment = pb(deployment_types.Deployment)(

@@ -82,6 +82,17 @@ def test_environment_validation_names_the_problem_and_changes_nothing(api):
                 test_cases_config=cx.Environment.TestCasesConfig(test_cases=[f"{agent.name}/testCases/nope"]),
             ),
         )
+    with pytest.raises(exceptions.NotFound, match="webhooks/nope"):
+        api.environments.create_environment(
+            parent=agent.name,
+            environment=cx.Environment(
+                display_name="x",
+                version_configs=configs(*every),
+                webhook_config=cx.Environment.WebhookConfig(
+                    webhook_overrides=[{"name": f"{agent.name}/webhooks/nope"}]
+                ),
+            ),
+        )
     prod.version_configs.append(cx.Environment.VersionConfig(version=second.name))
     with pytest.raises(exceptions.InvalidArgument, match="update_mask is required"):
         api.environments.update_environment(environment=prod)
@@ -96,6 +107,16 @@ def test_environment_validation_names_the_problem_and_changes_nothing(api):
     assert [e.name for e in api.environments.list_environments(parent=agent.name)] == [prod.name]
     assert api.environments.get_environment(name=prod.name) == stored
     assert list(api.environments.list_environments(parent=other_agent.name)) == []
+
+
+def test_webhook_overrides_are_kept(api):
+    agent, _flows, versions = versioned_agent(api)
+    hook = next(iter(api.webhooks.list_webhooks(parent=agent.name)))
+    hook.generic_web_service.uri = "https://staging.example.com/hook"
+    config = cx.Environment.WebhookConfig(webhook_overrides=[hook])
+    env = create_environment(api, agent, versions.values(), webhook_config=config)
+    stored = api.environments.get_environment(name=env.name).webhook_config.webhook_overrides
+    assert [(w.name, w.generic_web_service.uri) for w in stored] == [(hook.name, "https://staging.example.com/hook")]
 
 
 def test_update_deploy_and_history_newest_first(api):

@@ -19,6 +19,7 @@ def clients(server_or_factory) -> SimpleNamespace:
         flows=client(cx.FlowsClient),
         pages=client(cx.PagesClient),
         intents=client(cx.IntentsClient),
+        webhooks=client(cx.WebhooksClient),
         versions=client(cx.VersionsClient),
         environments=client(cx.EnvironmentsClient),
         deployments=client(cx.DeploymentsClient),

@@ -2,14 +2,10 @@
 
 ``AirflowStack`` runs ``airflow db migrate``, then starts the scheduler, dag-processor, triggerer and API
 server, each in its own process group with its output in ``<home>/stack-logs/<component>.log``, and waits
-until ``/api/v2/monitor/health`` reports every one of them healthy (and the Execution API has answered
-once, which builds it). Leaving the ``with`` block (normally,
-on an exception, on KeyboardInterrupt, or on SIGTERM while in the main thread) stops them all: SIGTERM to
-each component's process group, SIGKILL after a grace period, then terminate/kill of every other process
-of the stack that is still alive. Task processes live in process groups of their own and some processes
-rewrite their environment (setproctitle), so "of the stack" means any of: seen as a descendant of a
-component (checked on every ``check_alive``/wait poll and at stop), carrying the ``CX_AIRFLOW_STACK_ID``
-marker, or started after the stack with ``<home>/.stack-cwd`` (the components' cwd) as working directory.
+until ``/api/v2/monitor/health`` reports every one of them healthy and the Execution API has answered
+once (which builds it). Leaving the ``with`` block (normally, on an exception, on KeyboardInterrupt, or
+on SIGTERM while in the main thread) stops them all, and then every other process the stack started that
+still runs, task processes included (see ``processes``).
 
 Environment given to every component. The parent's ``AIRFLOW_*`` variables are dropped first, so a test
 runner's settings (``AIRFLOW_HOME``, ``AIRFLOW__CORE__UNIT_TEST_MODE``...) never leak in; ``env`` and
@@ -35,6 +31,8 @@ runner's settings (``AIRFLOW_HOME``, ``AIRFLOW__CORE__UNIT_TEST_MODE``...) never
 - ``AIRFLOW__CORE__EXECUTION_API_SERVER_URL``: ``<base url>/execution/``; task supervisors talk to the
   Execution API there, and the default assumes port 8080.
 - ``AIRFLOW__API__WORKERS=1``: one uvicorn worker is plenty locally and spares the 2 CPUs.
+- ``AIRFLOW__CORE__PARALLELISM=8``: LocalExecutor forks this many workers at once on the first task
+  (32 by default); 8 parallel tasks are more than 2 CPUs can use.
 - ``AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT``, ``AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT``: free
   ports instead of 8793/8794, so two stacks (demo and tests) can run side by side.
 - ``AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False``: its server would bind the fixed port 8974.
@@ -51,7 +49,6 @@ runner's settings (``AIRFLOW_HOME``, ``AIRFLOW__CORE__UNIT_TEST_MODE``...) never
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -70,6 +67,8 @@ from types import FrameType, TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from airflow_provider_cx.demo.processes import ProcessTracker, shut_down, terminate
 
 if TYPE_CHECKING:
     from airflow_provider_cx.demo.api import AirflowAPIClient
@@ -181,8 +180,7 @@ class AirflowStack:
         self._fixed_ports = ports is not None
         self._components: dict[str, _Component] = {}
         self._previous_sigterm: Any = None
-        self._seen: dict[int, Any] = {}  # pid -> psutil.Process of every descendant seen so far
-        self._started_at = float("inf")
+        self._processes = ProcessTracker(STACK_MARKER_ENV, self.stack_id, self.workdir)
         self._validate()
 
     # -- public API ---------------------------------------------------------------------------------
@@ -252,7 +250,7 @@ class AirflowStack:
             self.ports = StackPorts.pick(self.host)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._started_at = time.time() - 1.0  # psutil's create_time has clock-tick resolution
+        self._processes.begin()
         self._install_sigterm_handler()
         try:
             self._migrate()
@@ -272,15 +270,16 @@ class AirflowStack:
         and triggerer read it as "stop waiting for tasks/triggers"), then SIGKILL.
         """
         try:
-            self._track_descendants()
-            workers = [c for name, c in self._components.items() if name != "api-server"]
+            self._remember_descendants()
+            started = {name: c.process for name, c in self._components.items() if c.process is not None}
+            groups = [process.pid for process in started.values()]
             # Running tasks sit in process groups of their own, and the task runner's SIGTERM handler only
             # calls on_kill(): they need a SIGKILL, else the scheduler waits for them.
-            _terminate(self._outside_component_groups(self._leftovers()), grace)
-            _shut_down(workers, grace)
-            _terminate(self._outside_component_groups(self._leftovers()), grace)
-            _shut_down([c for name, c in self._components.items() if name == "api-server"], grace)
-            _terminate(self._leftovers(), grace)
+            terminate(self._processes.alive(outside_groups=groups), grace)
+            shut_down([process for name, process in started.items() if name != "api-server"], grace)
+            terminate(self._processes.alive(outside_groups=groups), grace)
+            shut_down([process for name, process in started.items() if name == "api-server"], grace)
+            terminate(self._processes.alive(), grace)
         finally:
             for component in self._components.values():
                 if component.log_file is not None:
@@ -290,7 +289,7 @@ class AirflowStack:
 
     def check_alive(self) -> None:
         """Raise ``ComponentDiedError`` (with the component's last log lines) if any component exited."""
-        self._track_descendants()
+        self._remember_descendants()
         for component in self._components.values():
             code = component.exit_code()
             if code is not None:
@@ -304,8 +303,8 @@ class AirflowStack:
 
     def stack_processes(self) -> list[int]:
         """Pids of live processes this stack started: components and all they spawned that it has seen."""
-        self._track_descendants()
-        return sorted(proc.pid for proc in self._leftovers())
+        self._remember_descendants()
+        return sorted(proc.pid for proc in self._processes.alive())
 
     def __enter__(self) -> AirflowStack:
         self.start()
@@ -358,6 +357,7 @@ class AirflowStack:
                 "AIRFLOW__API__BASE_URL": base_url,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
                 "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports.worker_log_server),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports.trigger_log_server),
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -464,44 +464,12 @@ class AirflowStack:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"
 
-    def _track_descendants(self) -> None:
-        # Task processes sit in process groups of their own, and some processes rewrite their environment
-        # (setproctitle), so neither a group kill nor the marker finds everything: remember what we see.
-        import psutil
-
-        for component in self._components.values():
-            if component.process is None or component.exit_code() is not None:
-                continue
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(component.process.pid)
-                for proc in [root, *root.children(recursive=True)]:
-                    self._seen.setdefault(proc.pid, proc)
-
-    def _leftovers(self) -> list[Any]:
-        """Live processes of this stack: those seen as descendants, plus any with its marker or home as cwd."""
-        import psutil
-
-        found = {pid: proc for pid, proc in self._seen.items() if proc.is_running()}
-        workdir = str(self.workdir)
-        for proc in psutil.process_iter(["environ", "cwd", "create_time"], ad_value=None):
-            environ = proc.info.get("environ") or {}
-            started_here = proc.info.get("cwd") == workdir and (proc.info.get("create_time") or 0) >= self._started_at
-            if environ.get(STACK_MARKER_ENV) == self.stack_id or started_here:
-                found.setdefault(proc.pid, proc)
-        for ancestor in [psutil.Process(), *psutil.Process().parents()]:
-            found.pop(ancestor.pid, None)
-        return list(found.values())
-
-    def _outside_component_groups(self, processes: list[Any]) -> list[Any]:
-        import psutil
-
-        groups = {component.process.pid for component in self._components.values() if component.process}
-        outside = []
-        for proc in processes:
-            with contextlib.suppress(psutil.Error, ProcessLookupError):
-                if os.getpgid(proc.pid) not in groups:
-                    outside.append(proc)
-        return outside
+    def _remember_descendants(self) -> None:
+        self._processes.remember_descendants(
+            component.process.pid
+            for component in self._components.values()
+            if component.process is not None and component.exit_code() is None
+        )
 
     def _install_sigterm_handler(self) -> None:
         # Without this, SIGTERM would end us without running __exit__ and leave the components running.
@@ -523,44 +491,3 @@ def _died_message(component: _Component, code: int) -> str:
         f"Airflow {component.name} exited with code {code} (log: {component.log_path}); last lines:\n"
         f"{log_tail(component.log_path)}"
     )
-
-
-def _signal_group(component: _Component, signum: int) -> None:
-    # The group outlives its leader when children remain, so signal it even if the leader has exited.
-    if component.process is None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(component.process.pid, signum)
-
-
-def _shut_down(components: list[_Component], grace: float) -> None:
-    for signum in (signal.SIGTERM, signal.SIGTERM):
-        running = [c for c in components if c.exit_code() is None]
-        for component in running:
-            _signal_group(component, signum)
-        deadline = time.monotonic() + grace
-        for component in running:
-            _wait_exit(component, deadline)
-    for component in components:
-        _signal_group(component, signal.SIGKILL)  # whatever is left in the group, leader gone or not
-        _wait_exit(component, time.monotonic() + grace)
-
-
-def _wait_exit(component: _Component, deadline: float) -> None:
-    if component.process is None:
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        component.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-
-
-def _terminate(processes: list[Any], grace: float) -> None:
-    import psutil
-
-    for proc in processes:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
+from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.runtime import Engine, SessionState
 from airflow_provider_cx.package import AgentPackage
@@ -29,7 +29,6 @@ from airflow_provider_cx.package import AgentPackage
 if TYPE_CHECKING:
     from airflow_provider_cx.emulator.backend import Backend
     from airflow_provider_cx.emulator.store import AgentRecord
-    from airflow_provider_cx.package import Flow
 
 MAX_ENGINES = 64
 MAX_SESSIONS = 10_000
@@ -84,10 +83,10 @@ class Conversations:
                 if cached is not None and cached.record() is record and cached.revision == revision:
                     self._engines.move_to_end(key)
                     return cached.engine
-            # Build under the store lock: the copy and the pinned flows must belong to one revision.
-            snapshots = dict(environment_flows(self.backend, record, environment)) if environment else {}
-            snapshots.update(version_flows(self.backend, record, flow_versions))
-            engine = Engine(runtime_copy(record.package), snapshots or None)
+            # Build under the store lock: the copy and the pinned versions must belong to one revision.
+            package = environment_package(record, environment) if environment else runtime_copy(record.package)
+            overlay_versions(record, package, flow_versions)
+            engine = Engine(package)
         engine.index.warm()
         with self._lock:
             self._engines[key] = _CachedEngine(weakref.ref(record), revision, engine)
@@ -135,36 +134,40 @@ def conversations_of(backend: Backend) -> Conversations:
         return found
 
 
-# --- environments and flow versions (served by the versions/environments services) ---------------------
-def environment_flows(backend: Backend, record: AgentRecord, environment: str) -> dict[str, Flow]:
-    """Flow display name -> the Flow the environment pins; NOT_FOUND for an unknown environment."""
+# --- environments and flow versions (kept by the versions/environments services) ----------------------------
+def environment_package(record: AgentRecord, environment: str) -> AgentPackage:
+    """A copy of what the environment serves: the draft with its pinned flow versions laid over it."""
     path = parse(environment, ("environments",), "environment")
     if path.agent_name != record.name:
         raise InvalidArgument(f"environment {environment} does not belong to agent {record.name}")
-    try:
-        from airflow_provider_cx.emulator import snapshots
-    except ImportError as exc:  # the environments service is not installed
-        raise NotFound(f"environment {environment} not found") from exc
-    return snapshots.environment_flows(record, record.name, path.segments[0][1])
+    from airflow_provider_cx.emulator import snapshots
+
+    return snapshots.environment_package(record, path.segments[0][1])
 
 
-def version_flows(backend: Backend, record: AgentRecord, versions: Sequence[str]) -> dict[str, Flow]:
-    """Flow display name -> the Flow a flow version holds, for ``QueryParameters.flow_versions``."""
+def overlay_versions(record: AgentRecord, package: AgentPackage, versions: Sequence[str]) -> None:
+    """Serve the given flow versions (``QueryParameters.flow_versions``) instead of what ``package`` has."""
     if not versions:
-        return {}
-    out: dict[str, Flow] = {}
+        return
+    from airflow_provider_cx.emulator import snapshots
+
+    seen: set[str] = set()
     for version in versions:
         path = parse(version, ("flows", "versions"), "flow version")
         if path.agent_name != record.name:
             raise InvalidArgument(f"flow version {version} does not belong to agent {record.name}")
-        try:
-            from airflow_provider_cx.emulator import snapshots
-
-            flow = snapshots.version_flow(record, version)
-        except (ImportError, AttributeError) as exc:
-            raise NotFound(f"flow version {version} not found") from exc
-        name = flow.display_name.strip()
-        if name in out:
-            raise InvalidArgument(f"flow_versions names two versions of flow {name!r}; give at most one per flow")
-        out[name] = flow
-    return out
+        flow_id, version_id = path.segments[0][1], path.segments[1][1]
+        if flow_id in seen:
+            raise InvalidArgument(f"flow_versions names two versions of flow {flow_id}; give at most one per flow")
+        seen.add(flow_id)
+        snapshot = snapshots.version_snapshot(record, flow_id, version_id)
+        flows = package.flows
+        flow = copy.deepcopy(snapshot.flows[0])
+        index = next((i for i, f in enumerate(flows) if f.id == flow_id), None)
+        if index is None:
+            flows.append(flow)
+        else:
+            flows[index] = flow
+        for collection in snapshots.AGENT_COLLECTIONS:
+            for res in snapshot.resources(collection):
+                snapshots.put_resource(package.resources(collection), res)

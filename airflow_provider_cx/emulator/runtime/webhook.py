@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -51,6 +53,19 @@ def endpoint_of(webhook: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return uri, {str(k): str(v) for k, v in headers.items()}
 
 
+_ssl_context: ssl.SSLContext | None = None
+_ssl_lock = threading.Lock()
+
+
+def ssl_context() -> ssl.SSLContext:
+    """One default TLS context for every call: loading the trust store costs tens of milliseconds."""
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = ssl.create_default_context()
+        return _ssl_context
+
+
 def http_webhook_caller(webhook: dict[str, Any], request: dict[str, Any], timeout: float) -> dict[str, Any]:
     """POST the WebhookRequest as JSON to the webhook's URI with its headers; parse the WebhookResponse."""
     uri, headers = endpoint_of(webhook)
@@ -60,7 +75,8 @@ def http_webhook_caller(webhook: dict[str, Any], request: dict[str, Any], timeou
     for key, value in headers.items():
         http_request.add_header(key, value)
     try:
-        with urllib.request.urlopen(http_request, timeout=timeout) as reply:
+        context = ssl_context() if uri.lower().startswith("https:") else None
+        with urllib.request.urlopen(http_request, timeout=timeout, context=context) as reply:
             payload = reply.read()
     except urllib.error.HTTPError as exc:
         kind = {400: "bad-request", 404: "not-found", 503: "unavailable"}.get(exc.code, "error")

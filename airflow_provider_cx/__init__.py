@@ -42,7 +42,21 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_cx.hooks.dialogflow_cx"],
             }
         ],
-        "operators": [],
-        "triggers": [],
-        "extra-links": [],
+        "operators": [
+            {
+                "integration-name": "Google Dialogflow CX",
+                "python-modules": ["airflow_provider_cx.operators.base"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Google Dialogflow CX",
+                "python-modules": ["airflow_provider_cx.triggers.operation"],
+            }
+        ],
+        "extra-links": [
+            "airflow_provider_cx.links.CXAgentLink",
+            "airflow_provider_cx.links.CXEnvironmentLink",
+            "airflow_provider_cx.links.CXTestResultsLink",
+        ],
     }

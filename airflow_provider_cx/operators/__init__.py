@@ -1,0 +1,5 @@
+"""Airflow operators for Dialogflow CX, one per module; shared pieces in :mod:`.base` and :mod:`.lookup`.
+
+Import operators from their modules (``airflow_provider_cx.operators.export_agent``); this package
+imports nothing so that DAG parsing stays cheap.
+"""

@@ -1,0 +1,296 @@
+"""What every agent operator shares: parameters, the hook, input checks, XCom, links and LRO waits.
+
+``CXBaseOperator`` owns the Airflow side of a task on one agent: ``agent`` (a full resource name,
+templated), ``gcp_conn_id``, ``impersonation_chain`` and ``location``; the hook is built on first use
+at execute time (never at DAG parse time, so no grpc import there). Subclasses start ``execute`` with
+``self.check_inputs()``, which validates the agent name before any call is made.
+
+``CXLongRunningOperator`` adds waiting on a CX long-running operation: :meth:`wait_or_defer` either
+polls with the sync hook, or (``deferrable=True``) defers to :class:`CXOperationTrigger` and resumes
+in :meth:`resume_after_operation`, which fetches the finished operation by name and calls the same
+continuation method the sync path calls::
+
+    def execute(self, context):
+        self.check_inputs()
+        operation = self.hook.call(client.export_agent, request=...)
+        return self.wait_or_defer(context, operation, result_type=cx.ExportAgentResponse,
+                                  then="finish_export", state={"destination": uri})
+
+    def finish_export(self, context, result, destination):   # same call in both paths
+        ...
+        return {"uri": ...}                                     # the task's return_value XCom
+
+XCom convention: ``execute`` returns one small JSON dict (documented in each operator's docstring);
+console links go under the link classes' keys. :func:`small_xcom` refuses anything large.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, conf
+
+from airflow_provider_cx.links import (
+    CXAgentLink,
+    CXEnvironmentLink,
+    CXTestResultsLink,
+    agent_console_url,
+    environment_console_url,
+    test_results_console_url,
+)
+from airflow_provider_cx.operators.errors import (
+    CXInvalidInputError,
+    CXResourceNotFoundError,
+    CXXComTooLargeError,
+)
+from airflow_provider_cx.resource_names import InvalidResourceNameError, parse_agent_name, validate_location
+from airflow_provider_cx.triggers.operation import (
+    DEFAULT_OPERATION_TIMEOUT,
+    DEFAULT_POLL_INTERVAL,
+    CXOperationTrigger,
+)
+
+if TYPE_CHECKING:
+    from google.api_core.operation import Operation
+
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.resource_names import ResourceName
+
+#: Largest JSON size (bytes) of one XCom value an operator pushes.
+MAX_XCOM_BYTES = 64 * 1024
+
+
+def small_xcom(value: Any, what: str = "XCom value") -> Any:
+    """Return ``value`` if it is JSON-serialisable and at most :data:`MAX_XCOM_BYTES`; else raise."""
+    try:
+        size = len(json.dumps(value, default=str).encode())
+    except (TypeError, ValueError) as error:
+        raise CXXComTooLargeError(f"{what} is not JSON-serialisable: {error}") from error
+    if size > MAX_XCOM_BYTES:
+        raise CXXComTooLargeError(
+            f"{what} is {size} bytes, over the {MAX_XCOM_BYTES}-byte limit; write it to a report file "
+            "and push its URI instead"
+        )
+    return value
+
+
+class CXBaseOperator(BaseOperator):
+    """Base of the operators that act on one Dialogflow CX agent.
+
+    :param agent: the agent's full resource name, ``projects/P/locations/L/agents/A`` (templated).
+    :param gcp_conn_id: Airflow connection to use (type ``google_cloud_platform`` or ``dialogflow_cx``).
+    :param impersonation_chain: service account to impersonate, or a chain whose last entry makes the calls.
+    :param location: CX location; optional, must agree with the agent's (a contradiction is an error).
+    """
+
+    template_fields: Sequence[str] = ("agent", "gcp_conn_id", "impersonation_chain", "location")
+    operator_extra_links = (CXAgentLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        agent: str,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        location: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.agent = agent
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
+        self.location = location
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def check_inputs(self) -> None:
+        """Validate the (rendered) arguments before any call; subclasses extend it with ``super()``."""
+        self.agent_resource  # noqa: B018  (validates)
+
+    @cached_property
+    def agent_resource(self) -> ResourceName:
+        """The parsed ``agent``; raises :class:`CXInvalidInputError` naming the problem."""
+        agent = self.agent.strip() if isinstance(self.agent, str) else self.agent
+        try:
+            parsed = parse_agent_name(agent)
+        except InvalidResourceNameError as error:
+            raise CXInvalidInputError(f"agent: {error}") from None
+        if parsed.name != parsed.agent_name:
+            raise CXInvalidInputError(
+                f"agent: {agent!r} names a resource inside an agent; pass the agent itself, {parsed.agent_name!r}"
+            )
+        if self.location:
+            try:
+                validate_location(self.location)
+            except InvalidResourceNameError as error:
+                raise CXInvalidInputError(f"location: {error}") from None
+            if self.location != parsed.location:
+                raise CXInvalidInputError(
+                    f"location {self.location!r} contradicts agent {agent!r} (location {parsed.location!r}); "
+                    "drop location= or fix it"
+                )
+        return parsed
+
+    @property
+    def agent_name(self) -> str:
+        """The validated agent resource name."""
+        return self.agent_resource.name
+
+    # --- the hook -------------------------------------------------------------------------------
+
+    def make_hook(self) -> DialogflowCXHook:
+        from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+
+        return DialogflowCXHook(
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            location=self.agent_resource.location,
+        )
+
+    @cached_property
+    def hook(self) -> DialogflowCXHook:
+        """The sync hook, created at first use during execute (clients come from it)."""
+        return self.make_hook()
+
+    def get_agent(self) -> Any:
+        """GetAgent on ``agent``; an unknown agent raises :class:`CXResourceNotFoundError`."""
+        from google.api_core import exceptions
+
+        client = self.hook.get_agents_client(self.agent_name)
+        try:
+            return self.hook.call(client.get_agent, name=self.agent_name)
+        except exceptions.NotFound:
+            raise CXResourceNotFoundError(
+                f"agent {self.agent_name} does not exist (or the connection {self.gcp_conn_id!r} cannot see it)"
+            ) from None
+
+    # --- XCom and links ---------------------------------------------------------------------------
+
+    @staticmethod
+    def push_xcom(context: Any, key: str, value: Any) -> None:
+        """Push a small XCom value under ``key`` (see :func:`small_xcom`)."""
+        context["ti"].xcom_push(key=key, value=small_xcom(value, f"XCom {key!r}"))
+
+    def persist_agent_link(self, context: Any) -> None:
+        CXAgentLink.persist(context, agent_console_url(self.agent_name))
+
+    @staticmethod
+    def persist_environment_link(context: Any, environment_name: str) -> None:
+        CXEnvironmentLink.persist(context, environment_console_url(environment_name))
+
+    def persist_test_results_link(self, context: Any) -> None:
+        CXTestResultsLink.persist(context, test_results_console_url(self.agent_name))
+
+
+class CXLongRunningOperator(CXBaseOperator):
+    """A :class:`CXBaseOperator` that waits on a long-running operation, optionally deferring.
+
+    :param deferrable: wait in the triggerer instead of the worker (default: ``[operators]
+        default_deferrable``).
+    :param poll_interval: seconds between status checks (the trigger's interval; the longest pause of
+        the sync wait's backoff).
+    :param operation_timeout: seconds to wait for the operation before failing (it keeps running).
+    """
+
+    def __init__(
+        self,
+        *,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if poll_interval <= 0 or operation_timeout <= 0:
+            raise CXInvalidInputError(
+                f"poll_interval and operation_timeout must be positive, got {poll_interval} and {operation_timeout}"
+            )
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.operation_timeout = operation_timeout
+
+    def make_hook(self) -> DialogflowCXHook:
+        from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+        from airflow_provider_cx.hooks.operations import PollingPolicy
+
+        return DialogflowCXHook(
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            location=self.agent_resource.location,
+            polling_policy=PollingPolicy(
+                initial_delay=min(1.0, self.poll_interval),
+                max_delay=self.poll_interval,
+                timeout=self.operation_timeout,
+            ),
+        )
+
+    def wait_or_defer(
+        self,
+        context: Any,
+        operation: Operation,
+        *,
+        result_type: type,
+        then: str,
+        state: dict[str, Any] | None = None,
+    ) -> Any:
+        """Wait for ``operation``; then return ``self.<then>(context, result, **state)``.
+
+        With ``deferrable`` the task defers here (``state`` must be JSON-serialisable, it travels
+        through the metadata database) and :meth:`resume_after_operation` makes the same call.
+        """
+        state = state or {}
+        name = operation.operation.name
+        if self.deferrable:
+            self.log.info("deferring until operation %s is done", name)
+            self.defer(
+                trigger=self.operation_trigger(name),
+                method_name="resume_after_operation",
+                kwargs={"then": then, "result_type": _qualified_name(result_type), "state": state},
+            )
+        result = self.hook.wait_for_operation(operation, timeout=self.operation_timeout)
+        return getattr(self, then)(context, result, **state)
+
+    def operation_trigger(self, operation_name: str) -> CXOperationTrigger:
+        return CXOperationTrigger(
+            operation_name=operation_name,
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            poll_interval=self.poll_interval,
+            timeout=self.operation_timeout,
+        )
+
+    def resume_after_operation(
+        self,
+        context: Any,
+        event: dict[str, Any],
+        then: str,
+        result_type: str,
+        state: dict[str, Any],
+    ) -> Any:
+        """Completion of a deferred wait: fetch the operation by name and continue with ``then``."""
+        from airflow.sdk.module_loading import import_string
+
+        from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
+        from airflow_provider_cx.hooks.operations import operation_result
+
+        name = event.get("operation_name", "")
+        status = event.get("status")
+        if status == "timeout":
+            raise CXOperationTimeoutError(name, float(event.get("timeout") or self.operation_timeout))
+        if status == "error":
+            raise CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
+        if status != "success":
+            raise CXOperationFailedError(name, "UNKNOWN", f"unexpected trigger event {event!r}")
+        result = operation_result(self.hook.get_operation(name), import_string(result_type))
+        return getattr(self, then)(context, result, **state)
+
+
+def _qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+__all__ = ["MAX_XCOM_BYTES", "CXBaseOperator", "CXLongRunningOperator", "small_xcom"]

@@ -1,0 +1,171 @@
+"""Create a resource exactly once, even when a create call's outcome is unknown.
+
+Creates with server-assigned ids (CreateVersion, CreateEnvironment) are not idempotent: UNAVAILABLE
+or DEADLINE_EXCEEDED can arrive *after* the server applied the request, and repeating it then makes
+a second resource. The hook therefore retries creates only on RESOURCE_EXHAUSTED
+(:mod:`airflow_provider_cx.hooks.retry`); :func:`create_or_adopt` handles the ambiguous failures:
+
+1. look for the resource first (the caller marks what it creates, e.g. a release id in a version's
+   description, so ``find`` can recognise it) and adopt it if it is there;
+2. otherwise create it and wait for the operation;
+3. when a step fails with an ambiguous status, first let every create that may still be in flight
+   finish — the operation we started, if we know its name, and the location's unfinished
+   operations whose metadata is ``pending_metadata`` (the lost create may be among them) — then go
+   back to 1. ALREADY_EXISTS (from the call or the operation) also means "adopt".
+
+Attempts and backoff follow the hook's retry policy (tenacity); the last error is re-raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import tenacity
+
+from airflow_provider_cx.hooks.errors import CXOperationFailedError
+from airflow_provider_cx.hooks.retry import CallKind, exponential_backoff, status_code_name
+
+if TYPE_CHECKING:
+    from google.api_core.operation import Operation
+
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+#: Status codes after which a create may or may not have been applied.
+AMBIGUOUS_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "UNKNOWN"})
+
+
+class _AlreadyExists(Exception):
+    """The server refused the create because the resource exists: look it up and adopt it."""
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """The resource, and whether this call created it (``False``: an existing one was adopted)."""
+
+    resource: T
+    created: bool
+
+
+def is_ambiguous(error: BaseException) -> bool:
+    return status_code_name(error) in AMBIGUOUS_CODES
+
+
+def create_or_adopt(
+    hook: DialogflowCXHook,
+    *,
+    what: str,
+    find: Callable[[], T | None],
+    create: Callable[[], Operation],
+    location_name: str,
+    pending_metadata: str | None = None,
+    timeout: float | None = None,
+) -> Outcome[T]:
+    """Find-or-create ``what`` once (see the module docstring).
+
+    :param find: the existing resource, or ``None``; must recognise what ``create`` makes.
+    :param create: starts the create (``hook.call(client.create_..., ...)``) and returns its operation.
+    :param location_name: ``projects/P/locations/L`` whose operations may hold a lost create.
+    :param pending_metadata: full proto name of the create's operation metadata (e.g.
+        ``google.cloud.dialogflow.cx.v3.CreateVersionOperationMetadata``); ``None`` when the server
+        itself refuses duplicates (ALREADY_EXISTS), so only our own operation needs to settle.
+    :param timeout: seconds to wait for one operation.
+    """
+    started: list[str] = []
+
+    def attempt() -> Outcome[T]:
+        found = find()
+        if found is not None:
+            log.info("adopting existing %s %s", what, getattr(found, "name", found))
+            return Outcome(found, created=False)
+        try:
+            operation = _start(create)
+            started.append(operation.operation.name)
+            result = _wait(hook, operation, timeout)
+        except _AlreadyExists:
+            found = find()
+            if found is None:
+                raise
+            log.info("%s already existed; adopting %s", what, getattr(found, "name", found))
+            return Outcome(found, created=False)
+        log.info("created %s %s", what, getattr(result, "name", result))
+        return Outcome(result, created=True)
+
+    def settle(retry_state: tenacity.RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        log.warning(
+            "creating %s failed with %s (attempt %d); it may have been applied: letting pending creates "
+            "finish, then looking for it before creating again",
+            what,
+            status_code_name(error) if error else "?",
+            retry_state.attempt_number,
+        )
+        pending = list(started)
+        if pending_metadata:
+            pending += unfinished_operations(hook, location_name, pending_metadata)
+        for name in dict.fromkeys(pending):
+            wait_until_done(hook, name, timeout)
+
+    policy = hook.retry_policy
+    stop = tenacity.stop_after_attempt(policy.max_attempts)
+    if policy.deadline is not None:
+        stop = stop | tenacity.stop_after_delay(policy.deadline)
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(is_ambiguous),
+        wait=exponential_backoff(policy.initial_delay, policy.max_delay, policy.multiplier, policy.jitter),
+        stop=stop,
+        before_sleep=settle,
+        reraise=True,
+    )
+    return retrying(attempt)
+
+
+def _start(create: Callable[[], Operation]) -> Operation:
+    """``create()``; ALREADY_EXISTS becomes :class:`_AlreadyExists`."""
+    from google.api_core import exceptions
+
+    try:
+        return create()
+    except exceptions.AlreadyExists as error:
+        raise _AlreadyExists(str(error)) from error
+
+
+def unfinished_operations(hook: DialogflowCXHook, location_name: str, metadata_type: str) -> list[str]:
+    """Names of the location's operations that are not done and carry ``metadata_type`` metadata."""
+    client = hook.get_operations_client(location_name)
+
+    def list_unfinished() -> list[Any]:
+        return list(client.list_operations(location_name, "done=false", retry=None))
+
+    suffix = "/" + metadata_type
+    return [
+        op.name for op in hook.call(list_unfinished, kind=CallKind.READ) if op.metadata.type_url.endswith(suffix)
+    ]
+
+
+def wait_until_done(hook: DialogflowCXHook, operation_name: str, timeout: float | None = None) -> None:
+    """Poll ``operation_name`` (errors and all) until it is done; its outcome is not our concern here."""
+    policy = hook.polling_policy
+    overall = timeout if timeout is not None else policy.timeout
+    polling = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda operation: not operation.done),
+        wait=exponential_backoff(policy.initial_delay, policy.max_delay, policy.multiplier, policy.jitter),
+        stop=tenacity.stop_after_delay(overall) if overall else tenacity.stop_never,
+        retry_error_callback=lambda state: None,
+    )
+    if polling(hook.get_operation, operation_name) is None:
+        log.warning("operation %s still not done after %ss; looking for the resource anyway", operation_name, overall)
+
+
+def _wait(hook: DialogflowCXHook, operation: Operation, timeout: float | None) -> Any:
+    try:
+        return hook.wait_for_operation(operation, timeout=timeout)
+    except CXOperationFailedError as error:
+        if error.code == "ALREADY_EXISTS":
+            raise _AlreadyExists(str(error)) from error
+        raise

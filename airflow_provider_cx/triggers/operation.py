@@ -1,0 +1,102 @@
+"""CXOperationTrigger: waits for a CX long-running operation in the triggerer, holding no worker slot.
+
+A deferrable operator starts the operation, defers with its *name*, and resumes in a completion
+method that fetches the finished operation through the sync hook. The trigger only polls
+``GetOperation`` with the async hook every ``poll_interval`` seconds and reports one event:
+
+- ``{"status": "success", "operation_name": ...}`` — done without error;
+- ``{"status": "error", "operation_name": ..., "code": ..., "message": ...}`` — done with an error;
+- ``{"status": "timeout", "operation_name": ..., "timeout": ...}`` — still running after ``timeout``.
+
+A gRPC error of the polling call itself (after the hook's retries) propagates and fails the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+DEFAULT_POLL_INTERVAL = 10.0
+DEFAULT_OPERATION_TIMEOUT = 3600.0
+
+
+class CXOperationTrigger(BaseTrigger):
+    """Poll ``operation_name`` until it is done or ``timeout`` seconds have passed.
+
+    :param operation_name: the operation's full name (``projects/P/locations/L/operations/ID``).
+    :param gcp_conn_id: Airflow connection of the async hook.
+    :param impersonation_chain: service account (or chain) to impersonate.
+    :param poll_interval: seconds between two GetOperation calls.
+    :param timeout: seconds after which a ``timeout`` event is sent (the operation keeps running).
+    """
+
+    def __init__(
+        self,
+        operation_name: str,
+        gcp_conn_id: str = "google_cloud_default",
+        impersonation_chain: str | Sequence[str] | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_OPERATION_TIMEOUT,
+    ) -> None:
+        super().__init__()
+        self.operation_name = operation_name
+        self.gcp_conn_id = gcp_conn_id
+        self.impersonation_chain = impersonation_chain
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "operation_name": self.operation_name,
+                "gcp_conn_id": self.gcp_conn_id,
+                "impersonation_chain": self.impersonation_chain,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+            },
+        )
+
+    def _hook(self) -> Any:
+        from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook
+
+        return DialogflowCXAsyncHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_cx.hooks.operations import operation_error
+
+        hook = self._hook()
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
+        try:
+            while True:
+                operation = await hook.get_operation(self.operation_name)
+                if operation.done:
+                    failure = operation_error(operation)
+                    if failure is None:
+                        yield TriggerEvent({"status": "success", "operation_name": self.operation_name})
+                    else:
+                        yield TriggerEvent(
+                            {
+                                "status": "error",
+                                "operation_name": self.operation_name,
+                                "code": failure.code,
+                                "message": failure.status_message,
+                            }
+                        )
+                    return
+                if deadline is not None and loop.time() >= deadline:
+                    yield TriggerEvent(
+                        {"status": "timeout", "operation_name": self.operation_name, "timeout": self.timeout}
+                    )
+                    return
+                delay = self.poll_interval
+                if deadline is not None:
+                    delay = max(0.0, min(delay, deadline - loop.time()))
+                self.log.debug("operation %s not done; next poll in %.1fs", self.operation_name, delay)
+                await asyncio.sleep(delay)
+        finally:
+            await hook.close()

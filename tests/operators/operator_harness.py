@@ -85,6 +85,41 @@ def export_files(server: Any, agent: str, environment: str | None = None) -> dic
     return zip_files_as_json(export_bytes(server, agent, environment))
 
 
+def flow_versions(server: Any, agent: str, label: str = "v") -> list[str]:
+    """Create a version of every flow of ``agent``; return the version names."""
+    from google.cloud import dialogflowcx_v3 as cx
+
+    flows = server.client(cx.FlowsClient).list_flows(parent=agent)
+    versions = server.client(cx.VersionsClient)
+    return [
+        wait_for(versions.create_version(parent=flow.name, version=cx.Version(display_name=label))).name
+        for flow in flows
+    ]
+
+
+def new_environment(server: Any, agent: str, display_name: str | None = None) -> str:
+    """An environment of ``agent`` serving a fresh version of every flow; returns its name."""
+    from google.cloud import dialogflowcx_v3 as cx
+
+    configs = [cx.Environment.VersionConfig(version=name) for name in flow_versions(server, agent)]
+    environment = cx.Environment(display_name=display_name or unique_name("env"), version_configs=configs)
+    operation = server.client(cx.EnvironmentsClient).create_environment(parent=agent, environment=environment)
+    return wait_for(operation).name
+
+
+def redeploy(server: Any, environment: str, label: str = "v2") -> list[str]:
+    """Point ``environment`` at new versions of every flow (UpdateEnvironment); returns them."""
+    from google.cloud import dialogflowcx_v3 as cx
+
+    agent = environment.split("/environments/")[0]
+    client = server.client(cx.EnvironmentsClient)
+    current = client.get_environment(name=environment)
+    versions = flow_versions(server, agent, label)
+    current.version_configs = [cx.Environment.VersionConfig(version=name) for name in versions]
+    wait_for(client.update_environment(environment=current, update_mask={"paths": ["version_configs"]}))
+    return versions
+
+
 # --- a minimal task context ------------------------------------------------------------------------
 
 

@@ -168,6 +168,15 @@ class CXBaseOperator(BaseOperator):
                 f"agent {self.agent_name} does not exist (or the connection {self.gcp_conn_id!r} cannot see it)"
             ) from None
 
+    def api_call(self, method: Any, /, *, what: str, **kwargs: Any) -> Any:
+        """``self.hook.call(method, **kwargs)``; NotFound becomes :class:`CXResourceNotFoundError` naming ``what``."""
+        from google.api_core import exceptions
+
+        try:
+            return self.hook.call(method, **kwargs)
+        except exceptions.NotFound as error:
+            raise CXResourceNotFoundError(f"{what}: {error.message}") from None
+
     # --- XCom and links ---------------------------------------------------------------------------
 
     @staticmethod

@@ -196,16 +196,27 @@ def first_event(trigger: Any, timeout: float = 30.0) -> dict[str, Any]:
 
 
 def run_deferred(operator: Any, context: dict[str, Any], timeout: float = 30.0) -> tuple[Any, dict[str, Any]]:
-    """execute -> TaskDeferred -> trigger run() -> the completion method; returns (result, event)."""
+    """execute -> TaskDeferred -> trigger run() -> the completion method, as often as the task defers.
+
+    Returns ``(result, last event)``; ``operator.deferral_events`` (set here) lists every event.
+    """
     from airflow.sdk.exceptions import TaskDeferred
+    from airflow.sdk.module_loading import import_string
 
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(context)
-    # What the triggerer receives is the serialised trigger: rebuild it from serialize() to prove it suffices.
-    path, kwargs = deferred.value.trigger.serialize()
-    from airflow.sdk.module_loading import import_string
-
-    trigger = import_string(path)(**kwargs)
-    event = first_event(trigger, timeout)
-    method = getattr(operator, deferred.value.method_name)
-    return method(context, event=event, **(deferred.value.kwargs or {})), event
+    pending: TaskDeferred | None = deferred.value
+    events: list[dict[str, Any]] = []
+    while pending is not None:
+        # What the triggerer receives is the serialised trigger: rebuild it from serialize() to prove it suffices.
+        path, kwargs = pending.trigger.serialize()
+        event = first_event(import_string(path)(**kwargs), timeout)
+        events.append(event)
+        method = getattr(operator, pending.method_name)
+        try:
+            result = method(context, event=event, **(pending.kwargs or {}))
+            pending = None
+        except TaskDeferred as again:
+            pending = again
+    operator.deferral_events = events
+    return result, events[-1]

@@ -21,6 +21,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 APPROVE = "Approve"
 REJECT = "Reject"
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 # Airflow 3.3 parks HITL tasks in "awaiting_input"; 3.1/3.2 defer them to a trigger instead.
 WAITING_FOR_INPUT_STATES = frozenset({"awaiting_input", "deferred"})
 PAGE_LIMIT = 100
@@ -43,6 +44,10 @@ class WaitTimeoutError(TimeoutError):
 
 class RunEndedError(Exception):
     """A DAG run finished before reaching the step that was awaited (e.g. a HITL request)."""
+
+
+class TaskEndedError(Exception):
+    """A task instance finished in a state other than the awaited one, which it can no longer reach."""
 
 
 @dataclass(frozen=True)
@@ -246,12 +251,22 @@ class AirflowAPIClient:
         poll_interval: float = 0.5,
         map_index: int = -1,
     ) -> TaskInstance:
-        """Wait until the task instance is in one of ``states`` (e.g. ``{"deferred"}``) and return it."""
+        """Wait until the task instance is in one of ``states`` (e.g. ``{"deferred"}``) and return it.
+
+        Fails fast with ``TaskEndedError`` if the task finishes in another state.
+        """
         wanted = set(states)
 
         def attempt() -> TaskInstance | None:
             ti = self.task_instance(dag_id, run_id, task_id, map_index)
-            return ti if ti.state in wanted else None
+            if ti.state in wanted:
+                return ti
+            if ti.state in TERMINAL_TASK_STATES:
+                raise TaskEndedError(
+                    f"task {task_id} of {dag_id}/{run_id} ended {ti.state!r} instead of reaching one of "
+                    f"{sorted(wanted)}; tasks: {self.task_states(dag_id, run_id)}"
+                )
+            return None
 
         def describe() -> str:
             ti = self.task_instance(dag_id, run_id, task_id, map_index)

@@ -61,6 +61,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -419,10 +420,14 @@ class AirflowStack:
 
     def _wait_healthy(self) -> None:
         last_answer: list[dict[str, Any] | str] = ["no answer yet"]
+        warm_up: list[Future[None]] = []
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-execution-api")
 
         def all_healthy() -> bool:
             self.check_alive()
             health = last_answer[0] = self._read_health()
+            if isinstance(health, dict) and not warm_up:  # the API server is up: warm up while others start
+                warm_up.append(pool.submit(self._warm_execution_api))
             return isinstance(health, dict) and all(
                 (health.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS
             )
@@ -437,13 +442,16 @@ class AirflowStack:
                 f"last health answer: {last_answer[0]}\n{tails}"
             )
 
-        Retrying(
-            retry=retry_if_result(lambda healthy: not healthy),
-            stop=stop_after_delay(self.startup_timeout),
-            wait=wait_fixed(0.5),
-            retry_error_callback=give_up,
-        )(all_healthy)
-        self._warm_execution_api()
+        try:
+            Retrying(
+                retry=retry_if_result(lambda healthy: not healthy),
+                stop=stop_after_delay(self.startup_timeout),
+                wait=wait_fixed(0.5),
+                retry_error_callback=give_up,
+            )(all_healthy)
+            warm_up[0].result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _warm_execution_api(self) -> None:
         # The Execution API app is built on its first request, which takes ~7 s on 2 CPUs: longer than the

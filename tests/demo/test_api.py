@@ -20,6 +20,7 @@ from airflow_provider_cx.demo.api import (
     AirflowAPIError,
     HITLRequest,
     RunEndedError,
+    TaskEndedError,
     WaitTimeoutError,
 )
 
@@ -202,3 +203,13 @@ def test_an_option_the_step_does_not_offer_is_refused_before_sending(stub: StubA
     with pytest.raises(ValueError, match=r"\['Maybe'\] are not valid .*allowed: \['Approve', 'Reject'\]"):
         AirflowAPIClient(stub.url).respond(request, ["Maybe"])
     assert stub.requests == []
+
+
+def test_waiting_for_a_state_a_finished_task_cannot_reach_fails_at_once(stub: StubAirflow) -> None:
+    stub.route("GET", f"{RUN_PATH}/taskInstances/gate", 200, {"task_id": "gate", "state": "upstream_failed"})
+    stub.route(
+        "GET", f"{RUN_PATH}/taskInstances", 200, {"task_instances": [{"task_id": "gate", "state": "upstream_failed"}]}
+    )
+
+    with pytest.raises(TaskEndedError, match="task gate of d/manual__1 ended 'upstream_failed' instead of reaching"):
+        AirflowAPIClient(stub.url).wait_for_task_state("d", "manual__1", "gate", {"deferred"}, timeout=60)

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from airflow_provider_cx.demo.__main__ import approve_until_done
 from airflow_provider_cx.demo.api import AirflowAPIClient, AirflowAPIError
 from airflow_provider_cx.demo.stack import COMPONENTS, AirflowStack, ComponentDiedError
 
@@ -94,6 +95,15 @@ def test_rejected_run_skips_what_follows_the_approval(client: AirflowAPIClient) 
     states = client.task_states(DAG_ID, run.run_id)
     assert states["approval"] == "success"
     assert states["after_approval"] == "skipped"
+
+
+def test_the_demo_loop_answers_every_step_until_the_run_ends(client: AirflowAPIClient) -> None:
+    run = client.trigger(DAG_ID, conf={"wait_seconds": 1})
+
+    finished = approve_until_done(client, run, timeout=90)
+
+    assert finished.state == "success"
+    assert client.task_states(DAG_ID, run.run_id)["after_approval"] == "success"
 
 
 def test_a_dead_component_is_reported_and_stop_leaves_no_process_behind(

@@ -45,7 +45,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Google Dialogflow CX",
-                "python-modules": ["airflow_provider_cx.operators.base"],
+                "python-modules": [
+                    "airflow_provider_cx.operators.base",
+                    "airflow_provider_cx.operators.create_versions",
+                ],
             }
         ],
         "triggers": [

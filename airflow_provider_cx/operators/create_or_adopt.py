@@ -143,9 +143,7 @@ def unfinished_operations(hook: DialogflowCXHook, location_name: str, metadata_t
         return list(client.list_operations(location_name, "done=false", retry=None))
 
     suffix = "/" + metadata_type
-    return [
-        op.name for op in hook.call(list_unfinished, kind=CallKind.READ) if op.metadata.type_url.endswith(suffix)
-    ]
+    return [op.name for op in hook.call(list_unfinished, kind=CallKind.READ) if op.metadata.type_url.endswith(suffix)]
 
 
 def wait_until_done(hook: DialogflowCXHook, operation_name: str, timeout: float | None = None) -> None:

@@ -31,7 +31,8 @@ def reachable_flows(hook: DialogflowCXHook, agent: Any, flows: Sequence[Any]) ->
     while todo:
         flow = todo.pop()
         pages = _list(hook, hook.get_pages_client(flow.name).list_pages, flow.name)
-        groups = {g.name: g for g in _list(hook, hook.get_transition_route_groups_client(flow.name).list_transition_route_groups, flow.name)}
+        group_client = hook.get_transition_route_groups_client(flow.name)
+        groups = {group.name: group for group in _list(hook, group_client.list_transition_route_groups, flow.name)}
         owners = [flow, *pages]
         used = {name for owner in owners for name in owner.transition_route_groups}
         if any(name not in groups for name in used):

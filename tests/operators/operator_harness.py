@@ -71,10 +71,11 @@ def new_agent(server: Any, source: str | Path | bytes | None = None, display_nam
 
 
 def export_bytes(server: Any, agent: str, environment: str | None = None) -> bytes:
+    """The agent's (or environment's) JSON package, exported with the stock client."""
     from google.cloud import dialogflowcx_v3 as cx
 
     client = server.client(cx.AgentsClient)
-    request: dict[str, Any] = {"name": agent}
+    request: dict[str, Any] = {"name": agent, "data_format": cx.ExportAgentRequest.DataFormat.JSON_PACKAGE}
     if environment:
         request["environment"] = environment
     return wait_for(client.export_agent(request=request)).agent_content

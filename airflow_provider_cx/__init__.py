@@ -48,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_cx.operators.base",
                     "airflow_provider_cx.operators.create_versions",
+                    "airflow_provider_cx.operators.deploy_environment",
                 ],
             }
         ],

@@ -40,22 +40,23 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class _LosesResponses:
-    """How many more create responses to drop (shared by the servicers of one server)."""
+    """How many more responses of each create method to drop."""
 
-    def __init__(self, count: int) -> None:
-        self.remaining = count
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.remaining = dict(counts)
         self.lost: list[str] = []
 
     def maybe_lose(self, method: str, operation: Any) -> Any:
-        if self.remaining > 0:
-            self.remaining -= 1
+        if self.remaining.get(method, 0) > 0:
+            self.remaining[method] -= 1
             self.lost.append(operation.name)
             raise ServiceError(f"{method} applied, then the response was lost", grpc.StatusCode.UNAVAILABLE)
         return operation
 
 
-def lossy_emulator(lose: int, operation_delay: float = 0.3) -> tuple[EmulatorServer, _LosesResponses]:
-    """A started emulator whose first ``lose`` CreateVersion/CreateEnvironment responses are lost."""
+def lossy_emulator(lose: dict[str, int], operation_delay: float = 0.3) -> tuple[EmulatorServer, _LosesResponses]:
+    """A started emulator that drops the first responses of CreateVersion/CreateEnvironment, e.g.
+    ``lose={"CreateVersion": 2}``, after applying the request."""
     budget = _LosesResponses(lose)
 
     class LossyVersions(VersionsService):

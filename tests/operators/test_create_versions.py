@@ -88,7 +88,7 @@ def test_a_task_killed_half_way_and_rerun_makes_no_duplicates(sample_agent, cx_c
 
 def test_a_create_whose_response_is_lost_is_adopted_not_repeated(monkeypatch):
     fast_retries(monkeypatch)
-    server, budget = lossy_emulator(lose=2)
+    server, budget = lossy_emulator(lose={"CreateVersion": 2})
     try:
         connect(monkeypatch, server)
         agent = new_agent(server)

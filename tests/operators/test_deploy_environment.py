@@ -1,0 +1,224 @@
+"""CXDeployEnvironmentOperator against the emulator: both methods, creation, gates, failures, bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from agent_changes import CONFIRMING_TRANSFER_TESTS, break_transfers, cases_by_name, environment_pins
+from faulty_emulator import fast_retries, lossy_emulator
+from google.cloud import dialogflowcx_v3 as cx
+from operator_harness import (
+    CONN_ID,
+    FAST,
+    connect,
+    flow_versions,
+    make_context,
+    new_agent,
+    new_environment,
+    render,
+    run_deferred,
+)
+
+from airflow_provider_cx.emulator.testing import unique_name, wait_for
+from airflow_provider_cx.hooks.errors import CXOperationFailedError
+from airflow_provider_cx.links import CXEnvironmentLink
+from airflow_provider_cx.operators.create_versions import CXCreateVersionsOperator
+from airflow_provider_cx.operators.deploy_environment import CXDeployEnvironmentOperator
+from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError, CXResourceNotFoundError
+
+
+def operator(agent: str, environment: str, versions: Any, **kwargs: Any) -> CXDeployEnvironmentOperator:
+    kwargs.setdefault("deferrable", False)
+    return CXDeployEnvironmentOperator(
+        task_id="deploy", agent=agent, environment=environment, versions=versions, gcp_conn_id=CONN_ID, **FAST, **kwargs
+    )
+
+
+def release(agent: str, release_id: str = "r2") -> dict[str, str]:
+    task = CXCreateVersionsOperator(task_id="versions", agent=agent, release_id=release_id, gcp_conn_id=CONN_ID, **FAST)
+    return task.execute(make_context())
+
+
+def display_name_of(server: Any, environment: str) -> str:
+    return server.client(cx.EnvironmentsClient).get_environment(name=environment).display_name
+
+
+def test_update_environment_points_it_at_the_release_and_records_the_previous_pins(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    before = environment_pins(cx_connection, environment)
+    versions = release(sample_agent)
+    display = display_name_of(cx_connection, environment)
+    context = make_context()
+
+    result = operator(sample_agent, display, versions).execute(context)
+
+    assert environment_pins(cx_connection, environment) == sorted(versions.values())
+    assert sorted(result.pop("previous_version_configs")) == before
+    assert sorted(result.pop("version_configs")) == sorted(versions.values())
+    assert result == {
+        "environment": environment,
+        "display_name": display,
+        "created": False,
+        "changed": True,
+        "deployments": [],
+    }
+    assert context["ti"].xcom["cx_environment_before"] == {
+        "environment": environment,
+        "display_name": display,
+        "created": False,
+        "version_configs": context["ti"].xcom["cx_environment_before"]["version_configs"],
+    }
+    assert sorted(context["ti"].xcom["cx_environment_before"]["version_configs"]) == before
+    assert context["ti"].xcom[CXEnvironmentLink.key].endswith(f"{sample_agent}/environments")
+
+
+def test_deploy_flow_deferred_deploys_each_flow_through_the_trigger(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    versions = release(sample_agent)
+    op = operator(sample_agent, environment, list(versions.values()), method="deploy_flow", deferrable=True)
+
+    result, _last_event = run_deferred(op, make_context())
+
+    assert [event["status"] for event in op.deferral_events] == ["success"] * 4
+    assert environment_pins(cx_connection, environment) == sorted(versions.values())
+    assert len(result["deployments"]) == 4
+    deployments = cx_connection.client(cx.DeploymentsClient)
+    assert {deployments.get_deployment(name=d).flow_version for d in result["deployments"]} == set(versions.values())
+
+
+def test_a_partial_release_keeps_the_other_flows_pins(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    before = environment_pins(cx_connection, environment)
+    versions = release(sample_agent)
+    result = operator(sample_agent, environment, {"Transfers": versions["Transfers"]}).execute(make_context())
+    after = environment_pins(cx_connection, environment)
+    assert set(after) - set(before) == {versions["Transfers"]}
+    assert len(after) == len(before)
+    assert sorted(result["version_configs"]) == after
+
+
+def test_already_deployed_changes_nothing(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    pins = environment_pins(cx_connection, environment)
+    history = cx_connection.client(cx.EnvironmentsClient).lookup_environment_history(name=environment)
+    result = operator(sample_agent, environment, pins).execute(make_context())
+    assert result["changed"] is False
+    assert result["previous_version_configs"] == result["version_configs"]
+    again = cx_connection.client(cx.EnvironmentsClient).lookup_environment_history(name=environment)
+    assert len(list(again)) == len(list(history))
+
+
+def test_create_if_missing_creates_once_and_a_rerun_adopts(sample_agent, cx_connection):
+    versions = release(sample_agent)
+    name = unique_name("staging")
+    context = make_context()
+    created = operator(sample_agent, name, versions, create_if_missing=True, environment_description="d").execute(
+        context
+    )
+    assert created["created"] is True
+    assert created["previous_version_configs"] == []
+    assert context["ti"].xcom["cx_environment_before"]["created"] is True
+    assert environment_pins(cx_connection, created["environment"]) == sorted(versions.values())
+
+    again = operator(sample_agent, name, versions, create_if_missing=True).execute(make_context())
+    assert (again["environment"], again["created"], again["changed"]) == (created["environment"], False, False)
+    listed = cx_connection.client(cx.EnvironmentsClient).list_environments(parent=sample_agent)
+    assert [e.display_name for e in listed].count(name) == 1
+
+
+def test_a_lost_create_environment_response_is_adopted(monkeypatch):
+    fast_retries(monkeypatch)
+    server, budget = lossy_emulator(lose={"CreateEnvironment": 1})
+    try:
+        connect(monkeypatch, server)
+        agent = new_agent(server)
+        versions = flow_versions(server, agent)
+        result = operator(agent, "prod", versions, create_if_missing=True).execute(make_context())
+        listed = list(server.client(cx.EnvironmentsClient).list_environments(parent=agent))
+    finally:
+        server.stop(grace=None)
+    assert len(budget.lost) == 1
+    assert [e.name for e in listed] == [result["environment"]]
+    assert result["created"] is False  # the lost create made it; this run found and adopted it
+
+
+def test_failing_pre_deployment_tests_stop_the_deployment(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    tests = cases_by_name(cx_connection, sample_agent)
+    client = cx_connection.client(cx.EnvironmentsClient)
+    config = cx.Environment(
+        name=environment,
+        test_cases_config=cx.Environment.TestCasesConfig(
+            test_cases=[tests[name] for name in sorted(CONFIRMING_TRANSFER_TESTS)], enable_predeployment_run=True
+        ),
+    )
+    wait_for(client.update_environment(environment=config, update_mask={"paths": ["test_cases_config"]}))
+    before = environment_pins(cx_connection, environment)
+    break_transfers(cx_connection, sample_agent)
+    versions = release(sample_agent, "broken")
+    context = make_context()
+
+    with pytest.raises(CXGateFailedError, match="pre-deployment test case run"):
+        operator(sample_agent, environment, {"Transfers": versions["Transfers"]}, method="deploy_flow").execute(context)
+    assert environment_pins(cx_connection, environment) == before
+    assert sorted(context["ti"].xcom["cx_environment_before"]["version_configs"]) == before
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_failed_operation_fails_the_task_and_changes_nothing(monkeypatch, cx_emulator_factory, deferrable):
+    server = cx_emulator_factory()
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    environment = new_environment(server, agent)
+    before = environment_pins(server, environment)
+    versions = flow_versions(server, agent, "v2")
+    server.admin().set_faults({"methods": {"Environments/UpdateEnvironment": {"operation_failure_rate": 1.0}}})
+    op = operator(agent, environment, versions, deferrable=deferrable)
+    with pytest.raises(CXOperationFailedError, match="INTERNAL"):
+        run_deferred(op, make_context()) if deferrable else op.execute(make_context())
+    assert environment_pins(server, environment) == before
+
+
+def test_bad_input_is_refused_with_a_clear_error_and_no_change(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    before = environment_pins(cx_connection, environment)
+    other = flow_versions(cx_connection, new_agent(cx_connection))
+    flow = before[0].rsplit("/versions/", 1)[0]
+    cases = [
+        (CXResourceNotFoundError, "create_if_missing=True", {"environment": "nope"}),
+        (CXInvalidInputError, "not a flow version of agent", {"versions": other}),
+        (CXInvalidInputError, "two versions of flow", {"versions": [before[0], f"{flow}/versions/99"]}),
+        (CXInvalidInputError, "versions is empty", {"versions": {}}),
+        (CXInvalidInputError, "mapping or a list", {"versions": "{'Transfers': 'x'}"}),
+        (CXInvalidInputError, "method must be one of", {"method": "replace"}),
+        (CXResourceNotFoundError, "versions/99", {"versions": [f"{flow}/versions/99"]}),
+        (
+            CXInvalidInputError,
+            "cannot be created under a chosen resource name",
+            {"environment": f"{sample_agent}/environments/x", "create_if_missing": True},
+        ),
+    ]
+    for error, message, change in cases:
+        arguments = {"environment": environment, "versions": before, **change}
+        with pytest.raises(error, match=message):
+            operator(sample_agent, **arguments).execute(make_context())
+    assert environment_pins(cx_connection, environment) == before
+    names = [e.display_name for e in cx_connection.client(cx.EnvironmentsClient).list_environments(parent=sample_agent)]
+    assert names == [display_name_of(cx_connection, environment)]
+
+
+def test_templated_fields_render(sample_agent, cx_connection):
+    op = operator(
+        "{{ params.agent }}",
+        "{{ params.environment }}",
+        ["{{ params.version }}"],
+        environment_description="release {{ ds }}",
+    )
+    render(op, make_context(op, params={"agent": sample_agent, "environment": "prod", "version": "v"}))
+    assert (op.agent, op.environment, op.versions, op.environment_description) == (
+        sample_agent,
+        "prod",
+        ["v"],
+        "release 2024-05-17",
+    )

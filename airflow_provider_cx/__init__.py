@@ -47,6 +47,12 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Google Dialogflow CX",
                 "python-modules": [
                     "airflow_provider_cx.operators.base",
+                    "airflow_provider_cx.operators.export_agent",
+                    "airflow_provider_cx.operators.restore_agent",
+                    "airflow_provider_cx.operators.validate_agent",
+                    "airflow_provider_cx.operators.rollback_environment",
+                    "airflow_provider_cx.operators.lint_package",
+                    "airflow_provider_cx.operators.diff_packages",
                     "airflow_provider_cx.operators.create_versions",
                     "airflow_provider_cx.operators.deploy_environment",
                     "airflow_provider_cx.operators.calculate_coverage",

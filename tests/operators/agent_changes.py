@@ -35,3 +35,14 @@ def cases_by_name(server: Any, agent: str) -> dict[str, str]:
 def environment_pins(server: Any, environment: str) -> list[str]:
     found = server.client(cx.EnvironmentsClient).get_environment(name=environment)
     return sorted(config.version for config in found.version_configs)
+
+
+def drop_transfer_route(server: Any, agent: str) -> None:
+    """Remove the Default Start Flow's ``transfer.create`` route: asking for a transfer goes nowhere."""
+    flows = server.client(cx.FlowsClient)
+    intents = {i.display_name: i.name for i in server.client(cx.IntentsClient).list_intents(parent=agent)}
+    start = flows.get_flow(name=flows_by_name(server, agent)["Default Start Flow"])
+    kept = [route for route in start.transition_routes if route.intent != intents["transfer.create"]]
+    assert len(kept) == len(start.transition_routes) - 1
+    start.transition_routes = kept
+    flows.update_flow(flow=start, update_mask={"paths": ["transition_routes"]})

@@ -1,0 +1,209 @@
+"""CXDetectIntentOperator: a smoke test of utterances against an environment, gated on accuracy."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_cx import storage
+from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
+from airflow_provider_cx.operators.base import CXBaseOperator
+from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
+from airflow_provider_cx.operators.thresholds import check_fraction
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.operators.utterance_table import Utterance
+
+#: XCom key of the smoke-test summary, pushed before the gate (also the return value).
+SUMMARY_XCOM_KEY = "cx_detect_intent"
+MAX_WORKERS = 32
+MAX_MISMATCHES_IN_XCOM = 50
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the agent did with one utterance."""
+
+    utterance: Utterance
+    intent: str
+    page: str
+
+    @property
+    def passed(self) -> bool:
+        expected = self.utterance
+        return (not expected.expected_intent or expected.expected_intent == self.intent) and (
+            not expected.expected_page or expected.expected_page == self.page
+        )
+
+
+class CXDetectIntentOperator(CXBaseOperator):
+    """Send each utterance of a table to the agent in a new session; fail below ``min_accuracy``.
+
+    Each utterance is one DetectIntent in a session of its own, so rows do not influence each
+    other and a repeat after an ambiguous failure (UNAVAILABLE) simply starts a fresh session;
+    quota rejections (RESOURCE_EXHAUSTED) wait as long as the server asks (the hook's retry policy).
+    Rows run concurrently on at most ``max_workers`` threads that share one Sessions client.
+
+    :param utterances: the table (templated): a list of dicts, or a ``.csv`` / ``.json`` file as a
+        local path, URI or ObjectStoragePath (see :mod:`.utterance_table` for the columns).
+    :param environment: display name, id or resource name of the environment (templated); ``None``
+        talks to the draft agent.
+    :param min_accuracy: fraction (0..1) of rows whose intent and page must match; default 1.
+    :param language_code: language of rows that give none; default the agent's default language.
+    :param max_workers: concurrent DetectIntent calls (1..32).
+
+    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location`` (see
+    :class:`.CXBaseOperator`).
+
+    XCom ``cx_detect_intent`` (pushed before the gate) and ``return_value``: ``{"environment":
+    name or "" for the draft, "total": int, "passed": int, "failed": int, "accuracy": float,
+    "min_accuracy": float, "mismatches": [{"text", "expected_intent", "intent", "expected_page",
+    "page"}] (at most 50)}``. Links: the agent, and the environments page when one is used.
+    """
+
+    template_fields: Sequence[str] = (
+        *CXBaseOperator.template_fields,
+        "utterances",
+        "environment",
+        "min_accuracy",
+        "language_code",
+    )
+    operator_extra_links = (CXAgentLink(), CXEnvironmentLink())
+
+    def __init__(
+        self,
+        *,
+        utterances: Sequence[Mapping[str, Any]] | storage.Location,
+        environment: str | None = None,
+        min_accuracy: float = 1.0,
+        language_code: str | None = None,
+        max_workers: int = 4,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.utterances = utterances
+        self.environment = environment
+        self.min_accuracy = min_accuracy
+        self.language_code = language_code
+        self.max_workers = max_workers
+
+    def check_inputs(self) -> None:
+        super().check_inputs()
+        check_fraction("min_accuracy", self.min_accuracy)
+        if isinstance(self.max_workers, bool) or not isinstance(self.max_workers, int):
+            raise CXInvalidInputError(
+                f"max_workers must be an integer from 1 to {MAX_WORKERS}, got {self.max_workers!r}"
+            )
+        if not 1 <= self.max_workers <= MAX_WORKERS:
+            raise CXInvalidInputError(f"max_workers must be from 1 to {MAX_WORKERS}, got {self.max_workers}")
+        if self.environment is not None and (not isinstance(self.environment, str) or not self.environment.strip()):
+            raise CXInvalidInputError(f"environment must be a name, or None for the draft; got {self.environment!r}")
+
+    def load_rows(self) -> list[Utterance]:
+        from airflow_provider_cx.operators.utterance_table import rows_from_records, rows_from_text, table_format
+
+        table = self.utterances
+        if isinstance(table, str | os.PathLike) or type(table).__name__ == "ObjectStoragePath":
+            source = storage.uri_of(table)
+            table_format(source)  # before reading anything
+            try:
+                content = storage.read_bytes(table).decode("utf-8-sig")
+            except UnicodeDecodeError as error:
+                raise CXInvalidInputError(f"utterances: {source} is not UTF-8 text: {error}") from None
+            return rows_from_text(content, source)
+        if isinstance(table, Sequence):
+            return rows_from_records(table)
+        raise CXInvalidInputError(
+            f"utterances must be a list of rows or a .csv/.json file location, got {type(table).__name__}"
+        )
+
+    # --- execution ------------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_provider_cx.operators.lookup import resolve_environment
+
+        self.check_inputs()
+        rows = self.load_rows()
+        self.persist_agent_link(context)
+        agent = self.get_agent()
+        environment = ""
+        if self.environment is not None:
+            environment = resolve_environment(self.hook, self.agent_name, self.environment).name
+            self.persist_environment_link(context, environment)
+        language = (self.language_code or agent.default_language_code).strip()
+        workers = min(self.max_workers, len(rows))
+        self.log.info("sending %d utterance(s) to %s on %d thread(s)", len(rows), environment or "the draft", workers)
+        answers = self.ask_all(rows, environment or self.agent_name, language, workers)
+        return self.gate(context, answers, environment)
+
+    def ask_all(self, rows: list[Utterance], parent: str, language: str, workers: int) -> list[Answer]:
+        """One DetectIntent per row on a bounded pool; the first error cancels the rows not yet sent."""
+        client = self.hook.get_sessions_client(self.agent_name)  # built once, shared by the threads
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cx-detect-intent")
+        try:
+            futures = [pool.submit(self.ask, client, row, parent, language) for row in rows]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def ask(self, client: Any, row: Utterance, parent: str, language: str) -> Answer:
+        from airflow_provider_cx.hooks.retry import CallKind
+
+        request = {
+            "query_input": {"text": {"text": row.text}, "language_code": row.language_code or language},
+        }
+        timeout = self.hook.retry_policy.attempt_timeout
+
+        def detect_in_new_session() -> Any:
+            # A fresh session per attempt makes a repeat safe: nothing of the lost attempt carries over.
+            session = f"{parent}/sessions/{uuid.uuid4()}"
+            return client.detect_intent(request={"session": session, **request}, retry=None, timeout=timeout)
+
+        response = self.hook.call(detect_in_new_session, kind=CallKind.IDEMPOTENT)
+        result = response.query_result
+        return Answer(row, intent=result.intent.display_name, page=result.current_page.display_name)
+
+    def gate(self, context: Any, answers: list[Answer], environment: str) -> dict[str, Any]:
+        minimum = check_fraction("min_accuracy", self.min_accuracy)
+        failing = [answer for answer in answers if not answer.passed]
+        accuracy = (len(answers) - len(failing)) / len(answers)
+        summary = {
+            "environment": environment,
+            "total": len(answers),
+            "passed": len(answers) - len(failing),
+            "failed": len(failing),
+            "accuracy": round(accuracy, 4),
+            "min_accuracy": minimum,
+            "mismatches": [
+                {
+                    "text": a.utterance.text,
+                    "expected_intent": a.utterance.expected_intent,
+                    "intent": a.intent,
+                    "expected_page": a.utterance.expected_page,
+                    "page": a.page,
+                }
+                for a in failing[:MAX_MISMATCHES_IN_XCOM]
+            ],
+        }
+        self.push_xcom(context, SUMMARY_XCOM_KEY, summary)
+        for answer in failing:
+            self.log.warning(
+                "%r: expected intent %r page %r, got intent %r page %r",
+                answer.utterance.text,
+                answer.utterance.expected_intent,
+                answer.utterance.expected_page,
+                answer.intent,
+                answer.page,
+            )
+        self.log.info("%d of %d utterance(s) matched (%.1f%%)", summary["passed"], len(answers), 100 * accuracy)
+        if accuracy < minimum:
+            shown = ", ".join(repr(a.utterance.text) for a in failing[:10]) + (" ..." if len(failing) > 10 else "")
+            raise CXGateFailedError(
+                f"smoke test of {environment or self.agent_name}: accuracy {accuracy:.1%} is below min_accuracy "
+                f"{minimum:.1%}; mismatched: {shown}"
+            )
+        return summary

@@ -248,39 +248,34 @@ class CXLongRunningOperator(CXBaseOperator):
     ) -> Any:
         """Wait for ``operation``; then return ``self.<then>(context, result, **state)``.
 
-        With ``deferrable`` the task defers here (``state`` must be JSON-serialisable, it travels
-        through the metadata database) and :meth:`resume_after_operation` makes the same call.
+        With ``deferrable`` the task defers here (``state`` must be JSON-serialisable: it travels
+        through the trigger and the metadata database) and :meth:`resume_after_operation` makes the
+        same call.
         """
         state = state or {}
         name = operation.operation.name
         if self.deferrable:
             self.log.info("deferring until operation %s is done", name)
-            self.defer(
-                trigger=self.operation_trigger(name),
-                method_name="resume_after_operation",
-                kwargs={"then": then, "result_type": _qualified_name(result_type), "state": state},
-            )
+            resume = {"then": then, "result_type": _qualified_name(result_type), "state": state}
+            self.defer(trigger=self.operation_trigger(name, resume), method_name="resume_after_operation")
         result = self.hook.wait_for_operation(operation, timeout=self.operation_timeout)
         return getattr(self, then)(context, result, **state)
 
-    def operation_trigger(self, operation_name: str) -> CXOperationTrigger:
+    def operation_trigger(self, operation_name: str, resume: dict[str, Any] | None = None) -> CXOperationTrigger:
         return CXOperationTrigger(
             operation_name=operation_name,
             gcp_conn_id=self.gcp_conn_id,
             impersonation_chain=self.impersonation_chain,
             poll_interval=self.poll_interval,
             timeout=self.operation_timeout,
+            resume=resume,
         )
 
-    def resume_after_operation(
-        self,
-        context: Any,
-        event: dict[str, Any],
-        then: str,
-        result_type: str,
-        state: dict[str, Any],
-    ) -> Any:
-        """Completion of a deferred wait: fetch the operation by name and continue with ``then``."""
+    def resume_after_operation(self, context: Any, event: dict[str, Any]) -> Any:
+        """Completion of a deferred wait: fetch the operation by name and continue with ``then``.
+
+        What to continue with comes back in the event (``event["resume"]``), see the trigger.
+        """
         from airflow.sdk.module_loading import import_string
 
         from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
@@ -294,8 +289,9 @@ class CXLongRunningOperator(CXBaseOperator):
             raise CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
         if status != "success":
             raise CXOperationFailedError(name, "UNKNOWN", f"unexpected trigger event {event!r}")
-        result = operation_result(self.hook.get_operation(name), import_string(result_type))
-        return getattr(self, then)(context, result, **state)
+        resume = event.get("resume") or {}
+        result = operation_result(self.hook.get_operation(name), import_string(resume["result_type"]))
+        return getattr(self, resume["then"])(context, result, **resume.get("state", {}))
 
 
 def _qualified_name(cls: type) -> str:

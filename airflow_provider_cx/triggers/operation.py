@@ -4,9 +4,13 @@ A deferrable operator starts the operation, defers with its *name*, and resumes 
 method that fetches the finished operation through the sync hook. The trigger only polls
 ``GetOperation`` with the async hook every ``poll_interval`` seconds and reports one event:
 
-- ``{"status": "success", "operation_name": ...}`` — done without error;
+- ``{"status": "success", "operation_name": ..., "resume": ...}`` — done without error;
 - ``{"status": "error", "operation_name": ..., "code": ..., "message": ...}`` — done with an error;
 - ``{"status": "timeout", "operation_name": ..., "timeout": ...}`` — still running after ``timeout``.
+
+Every event also carries ``resume``: opaque JSON the deferring operator handed over to continue
+with. It travels in the event rather than in the task's ``next_kwargs`` because ``dag.test()`` (Airflow
+3.3) resumes a task with the event alone.
 
 A gRPC error of the polling call itself (after the hook's retries) propagates and fails the task.
 """
@@ -31,6 +35,7 @@ class CXOperationTrigger(BaseTrigger):
     :param impersonation_chain: service account (or chain) to impersonate.
     :param poll_interval: seconds between two GetOperation calls.
     :param timeout: seconds after which a ``timeout`` event is sent (the operation keeps running).
+    :param resume: JSON-serialisable data returned unchanged in every event under ``resume``.
     """
 
     def __init__(
@@ -40,6 +45,7 @@ class CXOperationTrigger(BaseTrigger):
         impersonation_chain: str | Sequence[str] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | None = DEFAULT_OPERATION_TIMEOUT,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.operation_name = operation_name
@@ -47,6 +53,7 @@ class CXOperationTrigger(BaseTrigger):
         self.impersonation_chain = impersonation_chain
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.resume = resume
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -57,8 +64,12 @@ class CXOperationTrigger(BaseTrigger):
                 "impersonation_chain": self.impersonation_chain,
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
+                "resume": self.resume,
             },
         )
+
+    def _event(self, status: str, **fields: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status, "operation_name": self.operation_name, **fields, "resume": self.resume})
 
     def _hook(self) -> Any:
         from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook
@@ -77,21 +88,12 @@ class CXOperationTrigger(BaseTrigger):
                 if operation.done:
                     failure = operation_error(operation)
                     if failure is None:
-                        yield TriggerEvent({"status": "success", "operation_name": self.operation_name})
+                        yield self._event("success")
                     else:
-                        yield TriggerEvent(
-                            {
-                                "status": "error",
-                                "operation_name": self.operation_name,
-                                "code": failure.code,
-                                "message": failure.status_message,
-                            }
-                        )
+                        yield self._event("error", code=failure.code, message=failure.status_message)
                     return
                 if deadline is not None and loop.time() >= deadline:
-                    yield TriggerEvent(
-                        {"status": "timeout", "operation_name": self.operation_name, "timeout": self.timeout}
-                    )
+                    yield self._event("timeout", timeout=self.timeout)
                     return
                 delay = self.poll_interval
                 if deadline is not None:

@@ -40,7 +40,9 @@ def _first_event(trigger: CXOperationTrigger) -> dict[str, Any]:
 
 
 def test_serialize_names_exactly_its_arguments() -> None:
-    trigger = CXOperationTrigger("projects/p/locations/global/operations/1", "c", ["sa@x"], 2.0, 60.0)
+    trigger = CXOperationTrigger(
+        "projects/p/locations/global/operations/1", "c", ["sa@x"], 2.0, 60.0, resume={"then": "finish"}
+    )
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_cx.triggers.operation.CXOperationTrigger"
     assert kwargs == {
@@ -49,6 +51,7 @@ def test_serialize_names_exactly_its_arguments() -> None:
         "impersonation_chain": ["sa@x"],
         "poll_interval": 2.0,
         "timeout": 60.0,
+        "resume": {"then": "finish"},
     }
     assert CXOperationTrigger(**kwargs).serialize() == (path, kwargs)
 
@@ -56,8 +59,8 @@ def test_serialize_names_exactly_its_arguments() -> None:
 def test_success_event(monkeypatch: pytest.MonkeyPatch, cx_emulator: Any) -> None:
     _connect(monkeypatch, cx_emulator)
     name = _start_export(cx_emulator)
-    event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.02, timeout=20))
-    assert event == {"status": "success", "operation_name": name}
+    event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.02, timeout=20, resume={"k": [1]}))
+    assert event == {"status": "success", "operation_name": name, "resume": {"k": [1]}}
 
 
 def test_error_event_carries_code_and_message(monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any) -> None:
@@ -76,4 +79,4 @@ def test_timeout_event_when_still_running(monkeypatch: pytest.MonkeyPatch, cx_em
     _connect(monkeypatch, server)
     name = _start_export(server)
     event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.05, timeout=0.3))
-    assert event == {"status": "timeout", "operation_name": name, "timeout": 0.3}
+    assert event == {"status": "timeout", "operation_name": name, "timeout": 0.3, "resume": None}

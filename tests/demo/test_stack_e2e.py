@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -46,6 +47,14 @@ def test_every_component_reports_healthy_on_ports_of_its_own(stack: AirflowStack
     assert len({stack.pid(name) for name in COMPONENTS}) == len(COMPONENTS)
 
 
+def test_the_cli_sees_the_stacks_database(stack: AirflowStack, client: AirflowAPIClient) -> None:
+    listed = stack.run_cli("dags", "list", "--output", "json")
+
+    assert listed.returncode == 0, listed.stderr
+    listed_json = listed.stdout.strip().splitlines()[-1]  # log lines go to stdout too; the JSON comes last
+    assert DAG_ID in {dag["dag_id"] for dag in json.loads(listed_json)}
+
+
 def test_approved_run_defers_waits_for_input_and_succeeds_in_forked_tasks(
     stack: AirflowStack, client: AirflowAPIClient
 ) -> None:
@@ -64,6 +73,7 @@ def test_approved_run_defers_waits_for_input_and_succeeds_in_forked_tasks(
 
     assert finished.state == "success", client.task_states(DAG_ID, run.run_id)
     assert set(client.task_states(DAG_ID, run.run_id).values()) == {"success"}
+    assert client.xcom(DAG_ID, run.run_id, "wait_deferred") == "resumed on a worker"
     assert client.xcom(DAG_ID, run.run_id, "after_approval") == "approved"
     assert client.hitl_requests(DAG_ID, run.run_id) == []
     (answered,) = client.hitl_requests(DAG_ID, run.run_id, pending_only=False)

@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
+from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
-from airflow.sdk import DAG, Connection, Param, task
+from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+from airflow.sdk import DAG, BaseOperator, Connection, Param, task
+
+
+class WaitInTriggerer(BaseOperator):
+    """Defers for ``params.wait_seconds`` counted from the deferral itself (not from a slow task start)."""
+
+    def execute(self, context: Any) -> None:
+        delta = timedelta(seconds=context["params"]["wait_seconds"])
+        self.defer(trigger=TimeDeltaTrigger(delta), method_name="resume")
+
+    def resume(self, context: Any, event: Any = None) -> str:
+        return "resumed on a worker"
+
 
 with DAG(
     dag_id="cx_stack_probe",
@@ -42,10 +56,7 @@ with DAG(
             "probe_conn_host": Connection.get("cx_probe").host or "",
         }
 
-    wait_deferred = DateTimeSensorAsync(
-        task_id="wait_deferred",
-        target_time="{{ (ti.start_date + macros.timedelta(seconds=params.wait_seconds)).isoformat() }}",
-    )
+    wait_deferred = WaitInTriggerer(task_id="wait_deferred")
 
     approval = ApprovalOperator(
         task_id="approval",

@@ -153,3 +153,10 @@ def test_templated_destination_renders_and_reaches_the_asset_alias(sample_agent:
     events = context["outlet_events"][AssetAlias("cx-backups")].asset_alias_events
     assert [event.dest_asset_key.uri for event in events] == [result["uri"]]
     assert events[0].extra["sha256"] == result["sha256"]
+
+
+def test_agent_named_in_the_wrong_location_is_not_found(sample_agent: str, tmp_path: Path) -> None:
+    elsewhere = sample_agent.replace("/locations/global/", "/locations/europe-west2/")
+    with pytest.raises(CXResourceNotFoundError, match="europe-west2"):
+        export_task(elsewhere, tmp_path / "x.zip").execute(make_context())
+    assert not (tmp_path / "x.zip").exists()

@@ -181,3 +181,12 @@ def test_templated_fields_render(sample_agent, cx_connection):
     (version,) = versions_by_flow(cx_connection, sample_agent)["Transfers"]
     assert result == {"Transfers": version.name}
     assert version.display_name == "release-20240517"
+
+
+def test_default_selection_skips_flows_no_route_reaches(sample_agent, cx_connection):
+    flows = cx_connection.client(cx.FlowsClient)
+    flows.create_flow(parent=sample_agent, flow=cx.Flow(display_name="Orphan"))
+    result = operator(sample_agent).execute(make_context())
+    assert set(result) == SAMPLE_FLOWS
+    assert versions_by_flow(cx_connection, sample_agent)["Orphan"] == []
+    assert set(operator(sample_agent, release_id="r-orphan", flows=["Orphan"]).execute(make_context())) == {"Orphan"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx.hooks.endpoints import API_HOST
@@ -45,6 +46,7 @@ def create_channel(endpoint: str, credentials: Credentials, *, insecure: bool) -
     import grpc
 
     _warn_if_fork_unsafe()
+    log.info("opening a gRPC channel to %s in process %d", endpoint, os.getpid())
     if insecure:
         return grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
     from google.api_core import grpc_helpers
@@ -58,6 +60,7 @@ def create_async_channel(endpoint: str, credentials: Credentials, *, insecure: b
     """A ``grpc.aio.Channel``; must be created inside the event loop that will use it."""
     import grpc
 
+    log.info("opening an asyncio gRPC channel to %s in process %d", endpoint, os.getpid())
     if insecure:
         return grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
     from google.api_core import grpc_helpers_async
@@ -96,10 +99,14 @@ def create_async_operations_client(channel: Any) -> Any:
 
 
 def client_info(version: str) -> Any:
-    """User agent naming this provider, so API-side logs show where calls came from."""
+    """User agent naming this provider and the process that built the client (``pid/<n>``).
+
+    API-side logs then show where calls came from, and the emulator's caller records prove that a
+    client was built in the process that used it (e.g. an Airflow task, not the scheduler).
+    """
     from google.api_core.gapic_v1.client_info import ClientInfo
 
-    return ClientInfo(user_agent=f"airflow-provider-cx/{version}")
+    return ClientInfo(user_agent=f"airflow-provider-cx/{version} pid/{os.getpid()}")
 
 
 def _service_modules(service: str) -> tuple[Any, Any]:

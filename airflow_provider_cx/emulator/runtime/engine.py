@@ -11,10 +11,12 @@ Handler scope and precedence used here:
 - Condition routes in scope: the page's, then its route groups'; on a flow's start page, the flow's
   and the flow's route groups'. Each is evaluated once per pass, in order; a route whose condition holds
   is called (fulfillment, then transition); a route without a target lets evaluation continue.
-- End-user text: the best in-scope intent (see :mod:`matcher`) and the prompted form parameter
-  compete. A form parameter that can be filled wins unless the intent matched strongly
-  (exact phrase or similarity >= ``STRONG_MATCH``). Intent parameters become session parameters.
-  Neither → ``sys.no-match-N`` / ``sys.no-match-default``; no text → ``sys.no-input-*``.
+- End-user text: the best in-scope intent (see :mod:`matcher`) and the form compete. An input that
+  just answers the prompt (mentions of the prompted parameter's type hold 80% of the letters of its
+  content words) fills the form unless it is a training phrase word for word; otherwise a matched
+  intent wins, and form parameters the input mentions are filled only when no intent matched.
+  Intent parameters become session parameters. Neither → ``sys.no-match-N`` /
+  ``sys.no-match-default``; no text → ``sys.no-input-*``.
 - Event handlers are looked up in the prompted parameter's reprompt handlers, then the page, then the
   flow; within a scope the numbered event (``sys.no-match-2``) before the default one. After a
   parameter's reprompt handler the parameter prompt is not repeated.
@@ -35,7 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_cx.emulator.runtime import expressions, templates
-from airflow_provider_cx.emulator.runtime.entities import best_match, non_overlapping
+from airflow_provider_cx.emulator.runtime.entities import STOPWORDS, best_match, non_overlapping, word_spans
 from airflow_provider_cx.emulator.runtime.index import AgentIndex
 from airflow_provider_cx.emulator.runtime.matcher import IntentMatch, Utterance, extract_intent_parameters, match_intent
 from airflow_provider_cx.emulator.runtime.state import (
@@ -48,11 +50,12 @@ from airflow_provider_cx.emulator.runtime.state import (
     TransitionLoopError,
     TurnResult,
     UnknownTargetError,
+    param_of,
+    set_param_in,
 )
 from airflow_provider_cx.emulator.runtime.webhook import WebhookCaller, WebhookError, timeout_of
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
-STRONG_MATCH = 0.8
 ANSWER_COVERAGE = 0.8
 MAX_TRANSITIONS = 64
 _PROMPTED_ONLY = {"@sys.any"}
@@ -233,15 +236,15 @@ class _Turn:
         parts = path.lstrip("$").split(".")
         head = parts[0]
         if head == "session" and len(parts) >= 3 and parts[1] == "params":
-            return _dig(self.state.params.get(parts[2]), parts[3:])
+            return _dig(param_of(self.state.params, parts[2]), parts[3:])
         if head == "page" and len(parts) >= 3 and parts[1] == "params":
             if parts[2] == "status":
                 return "FINAL" if self._form_complete() else None
-            if parts[2] in self._form_names():
-                return _dig(self.state.params.get(parts[2]), parts[3:])
+            if parts[2].casefold() in {n.casefold() for n in self._form_names()}:
+                return _dig(param_of(self.state.params, parts[2]), parts[3:])
             return None
         if head == "flow" and len(parts) >= 2:
-            return _dig(self.state.flow_params.get(self.state.flow or "", {}).get(parts[1]), parts[2:])
+            return _dig(param_of(self.state.flow_params.get(self.state.flow or "", {}), parts[1]), parts[2:])
         if head == "intent":
             return self._resolve_intent(parts[1:])
         if head == "request" and len(parts) >= 2:
@@ -254,12 +257,9 @@ class _Turn:
         if parts[0] in ("display_name", "displayName", "name"):
             return self.intent.intent
         if parts[0] == "params" and len(parts) >= 2:
-            name = parts[1]
-            if name not in self.intent.parameters:
-                return None
             if len(parts) >= 3 and parts[2] in ("original", "originalValue"):
-                return self.intent.originals.get(name)
-            return self.intent.parameters[name]
+                return param_of(self.intent.originals, parts[1])
+            return param_of(self.intent.parameters, parts[1])
         return None
 
     def set_param(self, name: str, value: Any) -> None:
@@ -273,10 +273,7 @@ class _Turn:
         if key.startswith("$"):
             self.errors.append(f"cannot set parameter {name!r}")
             return
-        if value is None:
-            bucket.pop(key, None)
-        else:
-            bucket[key] = value
+        set_param_in(bucket, key, value)
 
     def _form_params(self) -> list[dict[str, Any]]:
         page = self.page
@@ -286,7 +283,7 @@ class _Turn:
         return {str(p.get("displayName", "")).strip() for p in self._form_params()}
 
     def _is_filled(self, name: str) -> bool:
-        return self.state.params.get(name) is not None
+        return param_of(self.state.params, name) is not None
 
     def _first_unfilled(self) -> str | None:
         for param in self._form_params():
@@ -313,8 +310,7 @@ class _Turn:
         if match is not None and match.negative:
             match = None
         fills, answered = self.extract_form(utterance)
-        strong = match is not None and (match.exact or match.confidence >= STRONG_MATCH)
-        if match is not None and not answered and (strong or not fills):
+        if match is not None and (match.exact or not answered):
             self.state.no_match_count = 0
             self.match_type = MatchType.INTENT
             self.take_intent(match, routes)
@@ -394,8 +390,7 @@ class _Turn:
                     fills[name] = chosen.value
                     taken.append((chosen.start, chosen.end))
             if is_prompted and entity_type not in _PROMPTED_ONLY:
-                covered = sum(len(utterance.text[s:e].strip()) for s, e in taken)
-                answered = covered >= ANSWER_COVERAGE * len("".join(utterance.text.split()))
+                answered = _covers_content(utterance.text, taken)
         return fills, answered
 
     # --- handlers ------------------------------------------------------------------------------
@@ -649,7 +644,7 @@ class _Turn:
                 "displayName": str(p.get("displayName", "")).strip(),
                 "required": bool(p.get("required")),
                 "state": "FILLED" if self._is_filled(str(p.get("displayName", "")).strip()) else "EMPTY",
-                "value": self.state.params.get(str(p.get("displayName", "")).strip()),
+                "value": param_of(self.state.params, str(p.get("displayName", "")).strip()),
             }
             for p in self._form_params()
         ]
@@ -743,6 +738,19 @@ class _Turn:
             language=self.language,
             event=self.event,
         )
+
+
+def _covers_content(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether ``spans`` (mentions) hold nearly all the letters of the text's content words."""
+    words = word_spans(text)
+    if any(word not in STOPWORDS for _s, _e, word in words):
+        words = tuple(w for w in words if w[2] not in STOPWORDS)  # "A" alone is content, "the A" is not
+    total = covered = 0
+    for start, end, _word in words:
+        total += end - start
+        if any(s <= start and end <= e for s, e in spans):
+            covered += end - start
+    return total > 0 and covered >= ANSWER_COVERAGE * total
 
 
 def _dig(value: Any, path: list[str]) -> Any:

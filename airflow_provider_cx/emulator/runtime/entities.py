@@ -8,7 +8,15 @@ mentions in an utterance as :class:`EntityMatch` spans:
 - ``KIND_LIST``: the matched entry is the value.
 - ``KIND_REGEXP``: each entry (value and synonyms) is a regular expression; the matched text is the value.
 - ``enableFuzzyExtraction``: when nothing matches exactly, a synonym also matches if each of its words is
-  within one edit of the utterance's word (words of four letters or more).
+  within one edit of the utterance's word (words of four letters or more); failing that, a window of
+  words spelt like a synonym it shares a word with (letter similarity >= 0.8: "The Google Fighters"
+  for "The Goo Fighters", not "Hithrow" for "Heathrow"). Failing that, a *partial*
+  match: a run of consecutive words that all belong to one entry's synonyms ("Longsleeve" for
+  "Longsleeve Shirt", "New York Kennedy airport" for JFK) matches that entry, provided the run holds
+  a word, as said, of three letters or more that no other entry uses. The other words compare exactly,
+  ignoring apostrophes, or within one edit for words of four letters or more (exact beats near).
+- Several entries sharing a synonym (after normalisation): the one whose synonym as written is closest
+  to what was said wins ("Houston" picks the entry spelled ``Houston\t`` over ``Houston\t\t``).
 - An entry such as ``@sys.number-sequence`` or ``@OtherType`` refers to another entity type (composite
   entities): its matches count as matches of this type.
 """
@@ -48,6 +56,35 @@ def synonym_key(synonym: str) -> tuple[str, ...]:
     return tuple(word for _s, _e, word in word_spans(synonym))
 
 
+# Letter similarity (1 - edit distance / length) at which a window is a misspelt synonym.
+CLOSE_SPELLING = 0.8
+# A partial mention must cover this share of the letters of one of the entry's synonyms.
+PARTIAL_COVERAGE = 0.6
+
+
+@dataclass
+class _Entry:
+    """One entry (value) of a map entity type, seen by partial matching."""
+
+    value: Any
+    synonyms: list[tuple[str, ...]] = field(default_factory=list)
+    spellings: list[str] = field(default_factory=list)
+    distinctive: set[str] = field(default_factory=set)
+
+    def words(self) -> set[str]:
+        return {w for synonym in self.synonyms for w in synonym}
+
+    def covers(self, said: list[str]) -> bool:
+        """Whether the words said cover enough of one synonym ("Longsleeve" of "Longsleeve Shirt", not "Shirt")."""
+        heard = set(said)
+        for synonym in self.synonyms:
+            total = sum(len(w) for w in synonym)
+            hit = sum(len(w) for w in synonym if w in heard or any(_close(h, w) for h in heard))
+            if total and hit >= PARTIAL_COVERAGE * total:
+                return True
+        return False
+
+
 @dataclass
 class EntityTypeMatcher:
     """Finds mentions of one custom entity type in an utterance."""
@@ -58,9 +95,11 @@ class EntityTypeMatcher:
     exact: dict[tuple[str, ...], Any] = field(default_factory=dict)
     regexps: list[re.Pattern[str]] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
-    # When two entries share a normalised synonym, the one written exactly as said wins.
-    verbatim: dict[tuple[tuple[str, ...], str], Any] = field(default_factory=dict)
+    # Every (synonym as written, value) sharing a normalised synonym: the closest to what was said wins.
+    spellings: dict[tuple[str, ...], list[tuple[str, Any]]] = field(default_factory=dict)
     _by_first: dict[str, list[tuple[str, ...]]] | None = None
+    _entry_words: dict[str, _Entry] | None = None
+    _vocab: dict[str, set[str]] | None = None
     max_words: int = 0
 
     @classmethod
@@ -85,7 +124,7 @@ class EntityTypeMatcher:
                 if key:
                     resolved = synonym.strip() if kind == "KIND_LIST" else value
                     matcher.exact.setdefault(key, resolved)
-                    matcher.verbatim.setdefault((key, synonym.casefold()), resolved)
+                    matcher.spellings.setdefault(key, []).append((synonym.casefold(), resolved))
                     matcher.max_words = max(matcher.max_words, len(key))
         return matcher
 
@@ -97,7 +136,7 @@ class EntityTypeMatcher:
         spans = word_spans(text)
         found = self._exact(text, spans)
         if not found and self.fuzzy:
-            found = self._fuzzy(text, spans)
+            found = self._fuzzy(text, spans) or self._close_spelling(text, spans) or self._partial(text, spans)
         for ref in self.references:
             found.extend(lookup(ref)(text, today, prompted))
         return found
@@ -110,8 +149,7 @@ class EntityTypeMatcher:
                 if key in self.exact:
                     start, end = spans[i][0], spans[i + n - 1][1]
                     said = text[start:end]
-                    value = self.verbatim.get((key, said.casefold()), self.exact[key])
-                    out.append(EntityMatch(start, end, value, said))
+                    out.append(EntityMatch(start, end, self._closest(key, said), said))
                     break
         return out
 
@@ -128,6 +166,82 @@ class EntityTypeMatcher:
                     out.append(EntityMatch(start, end, self.exact[key], text[start:end]))
         return out
 
+    def _closest(self, key: tuple[str, ...], said: str) -> Any:
+        spellings = self.spellings.get(key, [])
+        if len(spellings) <= 1 or len({repr(v) for _s, v in spellings}) == 1:
+            return self.exact[key]
+        said = said.casefold()
+        return min(spellings, key=lambda sv: edit_distance(sv[0], said))[1]
+
+    def _close_spelling(self, text: str, spans: tuple[tuple[int, int, str], ...]) -> list[EntityMatch]:
+        """Windows spelt like a synonym (letter similarity >= 0.8) that share a word with it."""
+        vocabulary = self._vocabulary()
+        said = [_plain(word) for _s, _e, word in spans]
+        raw = [_spelling(text[s:e]) for s, e, _w in spans]
+        entries = set().union(*(vocabulary.get(w, set()) for w in said)) if said else set()
+        out = []
+        for value_key in sorted(entries):
+            entry = self._entries()[value_key]
+            for target in entry.spellings:
+                words = target.count(" ") + 1
+                if len(target) < 5:
+                    continue
+                for n in sorted({max(1, words - 1), words, words + 1}):
+                    for i in range(len(spans) - n + 1):
+                        window = " ".join(raw[i : i + n])
+                        if abs(len(window) - len(target)) > 0.25 * len(target):
+                            continue
+                        if 1 - edit_distance(window, target) / max(len(window), len(target)) >= CLOSE_SPELLING:
+                            start, end = spans[i][0], spans[i + n - 1][1]
+                            out.append(EntityMatch(start, end, entry.value, text[start:end]))
+        return out
+
+    def _partial(self, text: str, spans: tuple[tuple[int, int, str], ...]) -> list[EntityMatch]:
+        vocabulary = self._vocabulary()
+        candidates = [_entries_for(word, vocabulary) for _s, _e, word in spans]
+        out = []
+        for value_key, entry in self._entries().items():
+            i = 0
+            while i < len(spans):
+                if value_key not in candidates[i]:
+                    i += 1
+                    continue
+                j = i
+                while j < len(spans) and value_key in candidates[j]:
+                    j += 1
+                said = [_plain(spans[k][2]) for k in range(i, j)]
+                if any(w in entry.distinctive for w in said) and entry.covers(said):
+                    start, end = spans[i][0], spans[j - 1][1]
+                    out.append(EntityMatch(start, end, entry.value, text[start:end]))
+                i = j
+        return out
+
+    def _entries(self) -> dict[str, _Entry]:
+        """Entries by ``repr(value)``, with their synonyms and distinctive words (for partial matching)."""
+        if self._entry_words is None:
+            entries: dict[str, _Entry] = {}
+            for key, value in self.exact.items():
+                entry = entries.setdefault(repr(value), _Entry(value))
+                entry.synonyms.append(tuple(_plain(w) for w in key))
+                entry.spellings.extend(_spelling(spelt) for spelt, _v in self.spellings.get(key, []))
+            owners: dict[str, int] = {}
+            for entry in entries.values():
+                for word in entry.words():
+                    owners[word] = owners.get(word, 0) + 1
+            self._vocab = {}
+            for k, entry in entries.items():
+                words = entry.words()
+                entry.distinctive = {w for w in words if owners[w] == 1 and len(w) >= 3 and w not in STOPWORDS}
+                for word in words:
+                    self._vocab.setdefault(word, set()).add(k)
+            self._entry_words = entries
+        return self._entry_words
+
+    def _vocabulary(self) -> dict[str, set[str]]:
+        self._entries()
+        assert self._vocab is not None
+        return self._vocab
+
     def _fuzzy_index(self) -> dict[str, list[tuple[str, ...]]]:
         """Synonyms by every one-deletion variant of their first word (symmetric-delete look-up)."""
         if self._by_first is None:
@@ -137,6 +251,47 @@ class EntityTypeMatcher:
                     index.setdefault(variant, []).append(key)
             self._by_first = index
         return self._by_first
+
+
+# Words too common to identify an entity entry on their own (partial matching never keys on them).
+STOPWORDS = frozenset(
+    "a an and are at be by for from i in is it me my of on or please the this that to with you your".split()  # noqa: SIM905
+)
+
+
+def _spelling(text: str) -> str:
+    """Folded letters and digits of ``text``, words separated by single spaces (no stemming)."""
+    return " ".join(w.replace("'", "") for w in re.findall(r"[\w']+", fold(text)))
+
+
+def _plain(word: str) -> str:
+    return word.replace("'", "")
+
+
+def _entries_for(word: str, vocabulary: dict[str, set[str]]) -> set[str]:
+    """Entries whose synonyms use ``word`` (ignoring apostrophes), else those with a word one edit away."""
+    plain = _plain(word)
+    exact = vocabulary.get(plain)
+    if exact:
+        return exact
+    if len(plain) < 4:
+        return set()
+    near: set[str] = set()
+    for known, entries in vocabulary.items():
+        if len(known) >= 4 and abs(len(known) - len(plain)) <= 1 and edit_distance_at_most_one(known, plain):
+            near |= entries
+    return near
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (small strings: synonyms and what was said)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 def _deletions(word: str) -> set[str]:

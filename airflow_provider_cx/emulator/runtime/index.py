@@ -21,7 +21,20 @@ from airflow_provider_cx.emulator.runtime.text import normalised, tokens
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
 DEFAULT_THRESHOLD = 0.3
+# Multiplier of the words inside an annotated part of a training phrase (see Phrase).
+ANNOTATED_WORD = 0.6
+# Weight of an entity slot feature: an entity alone is weaker evidence than a word.
 SLOT_WEIGHT = 1.0
+# Weight of a word no training phrase contains: it says nothing about any intent.
+UNKNOWN_WORD = 1.0
+
+
+def feature_weight(token: str, multiplier: float, idf: dict[str, float]) -> float:
+    if token.startswith("@"):
+        return multiplier * SLOT_WEIGHT
+    return multiplier * idf.get(token, UNKNOWN_WORD)
+
+
 NEGATIVE_INTENT = "Default Negative Intent"
 
 Extract = Callable[[str, dt.date, bool], list[EntityMatch]]
@@ -29,13 +42,20 @@ Extract = Callable[[str, dt.date, bool], list[EntityMatch]]
 
 @dataclass
 class Phrase:
-    """A training phrase ready for scoring: its literal tokens and its tokens with entity slots."""
+    """A training phrase ready for scoring: its feature vector (token -> TF-IDF weight) and its norm.
+
+    Features are stemmed words, entity slots (``@sys.date`` for an annotated part) and, at a reduced
+    weight (:data:`ANNOTATED_WORD`), the words inside annotated parts: an annotation's words are an
+    example of the entity, weaker evidence of the intent than the words around it.
+    """
 
     key: str
-    literal: frozenset[str]
-    slotted: frozenset[str]
-    literal_weight: float = 0.0
-    slotted_weight: float = 0.0
+    features: dict[str, float]
+    # (parameter id, slot, normalised text) of each annotated part, in order: which parameter a
+    # mention fills.
+    slots: tuple[tuple[str, str, str], ...] = ()
+    vector: dict[str, float] = field(default_factory=dict)
+    norm: float = 0.0
 
 
 @dataclass
@@ -46,6 +66,11 @@ class IntentInfo:
     is_negative: bool
     slot_types: tuple[str, ...]
     exact: set[str] = field(default_factory=set)
+    # The sum of the intent's unit phrase vectors: what its phrases say together.
+    centroid: dict[str, float] = field(default_factory=dict)
+    centroid_norm: float = 0.0
+    # How close its own phrases come to the centroid on average (cosine): the scale of "typical".
+    typical: float = 1.0
 
 
 def slot_token(entity_type: str) -> str:
@@ -116,18 +141,12 @@ class AgentIndex:
     def _build_intents(self, language: str) -> None:
         infos: dict[str, IntentInfo] = {}
         doc_freq: Counter[str] = Counter()
-        phrase_count = 0
         lang = language if self._has_language(language) else self.package.default_language
         for intent in self.package.intents:
             params = {p.get("id", ""): p for p in intent.data.get("parameters", [])}
-            phrases = []
-            exact = set()
-            for phrase in self.package.training_phrases(intent, lang):
-                prepared = _prepare_phrase(phrase, params)
-                phrases.append(prepared)
-                exact.add(prepared.key)
-                doc_freq.update(prepared.literal | prepared.slotted)
-                phrase_count += 1
+            phrases = [_prepare_phrase(phrase, params) for phrase in self.package.training_phrases(intent, lang)]
+            for phrase in phrases:
+                doc_freq.update(phrase.features.keys())
             name = intent.display_name
             slot_types = tuple(sorted({slot_token(str(p.get("entityType", ""))) for p in params.values()}))
             infos[name.strip()] = IntentInfo(
@@ -136,18 +155,13 @@ class AgentIndex:
                 phrases=phrases,
                 is_negative=bool(intent.data.get("isFallback")) or name.strip() == NEGATIVE_INTENT,
                 slot_types=slot_types,
-                exact=exact,
+                exact={p.key for p in phrases},
             )
-        total = max(phrase_count, 1)
-        weights = {tok: 1.0 + math.log(total / df) for tok, df in doc_freq.items()}
-        for tok in weights:
-            if tok.startswith("@"):  # an entity slot alone is weak evidence of an intent
-                weights[tok] = SLOT_WEIGHT
-        self._weights[language] = weights
+        total = max(sum(len(info.phrases) for info in infos.values()), 1)
+        idf = {tok: 1.0 + math.log(total / df) for tok, df in doc_freq.items()}
+        self._weights[language] = idf
         for info in infos.values():
-            for phrase in info.phrases:
-                phrase.literal_weight = sum(weights[t] for t in phrase.literal)
-                phrase.slotted_weight = sum(weights[t] for t in phrase.slotted)
+            _vectorise(info, idf)
         self._intents[language] = infos
 
     def _has_language(self, language: str) -> bool:
@@ -190,15 +204,38 @@ class AgentIndex:
 
 
 def _prepare_phrase(phrase: dict[str, Any], params: dict[str, dict[str, Any]]) -> Phrase:
-    literal_parts: list[str] = []
-    slotted: list[str] = []
+    texts: list[str] = []
+    features: dict[str, float] = {}
+    slots: list[tuple[str, str, str]] = []
     for part in phrase.get("parts", []):
         text = str(part.get("text", ""))
-        literal_parts.append(text)
+        texts.append(text)
         param_id = part.get("parameterId")
-        if param_id and param_id in params:
-            slotted.append(slot_token(str(params[param_id].get("entityType", ""))))
-        else:
-            slotted.extend(tokens(text))
-    full = "".join(literal_parts)
-    return Phrase(key=normalised(full), literal=frozenset(tokens(full)), slotted=frozenset(slotted))
+        annotated = bool(param_id) and param_id in params
+        if annotated:
+            slot = slot_token(str(params[param_id].get("entityType", "")))
+            features[slot] = 1.0
+            slots.append((str(param_id), slot, normalised(text)))
+        for word in tokens(text):
+            weight = ANNOTATED_WORD if annotated else 1.0
+            features[word] = max(features.get(word, 0.0), weight)
+    return Phrase(key=normalised("".join(texts)), features=features, slots=tuple(slots))
+
+
+def _vectorise(info: IntentInfo, idf: dict[str, float]) -> None:
+    """Weigh each phrase's features by IDF; sum the unit phrase vectors into the intent's centroid."""
+    centroid: dict[str, float] = {}
+    for phrase in info.phrases:
+        phrase.vector = {tok: feature_weight(tok, mult, idf) for tok, mult in phrase.features.items()}
+        phrase.norm = math.sqrt(sum(w * w for w in phrase.vector.values()))
+        if phrase.norm:
+            for tok, weight in phrase.vector.items():
+                centroid[tok] = centroid.get(tok, 0.0) + weight / phrase.norm
+    info.centroid = centroid
+    info.centroid_norm = math.sqrt(sum(w * w for w in centroid.values()))
+    closeness = [
+        sum(w * centroid[t] for t, w in p.vector.items()) / (p.norm * info.centroid_norm)
+        for p in info.phrases
+        if p.norm and info.centroid_norm
+    ]
+    info.typical = sum(closeness) / len(closeness) if closeness else 1.0

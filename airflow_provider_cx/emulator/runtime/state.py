@@ -34,6 +34,27 @@ class MatchType:
     EVENT = "EVENT"
 
 
+def param_of(params: dict[str, Any], name: str) -> Any:
+    """A parameter's value; names are case-insensitive in CX ("Artist" and "artist" are one parameter)."""
+    if name in params:
+        return params[name]
+    folded = name.casefold()
+    for key, value in params.items():
+        if key.casefold() == folded:
+            return value
+    return None
+
+
+def set_param_in(params: dict[str, Any], name: str, value: Any) -> None:
+    """Set (or, with None, clear) a parameter, keeping the spelling it was first set with."""
+    folded = name.casefold()
+    key = next((k for k in params if k.casefold() == folded), name)
+    if value is None:
+        params.pop(key, None)
+    else:
+        params[key] = value
+
+
 @dataclass
 class SessionState:
     """The state of one session: where it is, what it knows, and its no-match/no-input counters.

@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow_provider_cx.emulator.runtime.engine import Engine
 from airflow_provider_cx.emulator.runtime.expressions import equal
-from airflow_provider_cx.emulator.runtime.state import START_PAGE, SessionState, TurnResult
+from airflow_provider_cx.emulator.runtime.state import START_PAGE, SessionState, TurnResult, param_of
 from airflow_provider_cx.emulator.runtime.webhook import WebhookCaller
 from airflow_provider_cx.package.model import AgentPackage, Flow
 
@@ -128,7 +128,7 @@ def compare_turn(expected: dict[str, Any], result: TurnResult, tracked: list[str
         diffs.append(_diff("FLOW", want_flow, _name(result.flow)))
     expected_params = expected.get("sessionParameters") or {}
     for name in tracked:
-        want, got = expected_params.get(name), result.parameters.get(name)
+        want, got = param_of(expected_params, name), param_of(result.parameters, name)
         if not equal(want, got):
             diffs.append(_diff("PARAMETERS", f"{name}={want!r}", f"{name}={got!r}"))
     want_texts = [_squash(" ".join(r.get("text", []))) for r in expected.get("textResponses", [])]

@@ -1,10 +1,15 @@
-"""Reading an agent package named by a task: a zip or a folder, locally or in object storage."""
+"""Reading an agent package named by a task: a zip or a folder, locally or in object storage.
+
+Whatever credentials the package's webhooks carry (header values, passwords, API keys) are handed
+to Airflow's secrets masker as soon as the package is read, so no log line of the task shows them.
+"""
 
 from __future__ import annotations
 
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.errors import CXInvalidInputError
 from airflow_provider_cx.package import AgentPackage, PackageError, read_package
+from airflow_provider_cx.package.redact import package_secrets
 
 
 def load_package(source: storage.Location, what: str = "source") -> tuple[AgentPackage, str]:
@@ -15,7 +20,18 @@ def load_package(source: storage.Location, what: str = "source") -> tuple[AgentP
     try:
         uri = storage.uri_of(source)
         if storage.is_local(source) and storage.local_path(source).is_dir():
-            return read_package(storage.local_path(source)), uri
-        return read_package(storage.read_bytes(source)), uri
+            package = read_package(storage.local_path(source))
+        else:
+            package = read_package(storage.read_bytes(source))
     except (storage.StorageLocationError, FileNotFoundError, PackageError) as error:
         raise CXInvalidInputError(f"{what}: {error}") from None
+    mask_package_secrets(package)
+    return package, uri
+
+
+def mask_package_secrets(package: AgentPackage) -> None:
+    """Register the package's webhook and tool credentials with Airflow's secrets masker."""
+    from airflow.sdk.log import mask_secret
+
+    for secret in sorted(package_secrets(package)):
+        mask_secret(secret)

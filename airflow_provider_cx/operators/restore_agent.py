@@ -9,6 +9,7 @@ from typing import Any
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError
+from airflow_provider_cx.operators.package_source import mask_package_secrets
 from airflow_provider_cx.package import PackageError, read_package
 
 RESTORE_OPTIONS = ("KEEP", "FALLBACK")
@@ -38,9 +39,10 @@ def restore_source(source: storage.Location, *, check: bool = True) -> tuple[dic
         raise CXInvalidInputError(f"source {uri} is empty; expected an agent export (JSON package zip or BLOB)")
     if check and content.startswith(_ZIP_MAGIC):
         try:
-            read_package(content)
+            package = read_package(content)
         except PackageError as error:
             raise CXInvalidInputError(f"source {uri} is not a readable agent package: {error}") from None
+        mask_package_secrets(package)
     return {"agent_content": content}, hashlib.sha256(content).hexdigest()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import nothing_changes
+from change_guard import nothing_changes
 from operator_harness import CONN_ID, FAST, make_context
 
 from airflow_provider_cx.emulator.testing import package_bytes

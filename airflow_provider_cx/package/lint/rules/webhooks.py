@@ -10,6 +10,7 @@ from airflow_provider_cx.package.lint.context import LintContext, as_dict, as_st
 from airflow_provider_cx.package.lint.findings import ERROR, INFO, WARNING
 from airflow_provider_cx.package.lint.registry import Hit, rule
 from airflow_provider_cx.package.model import Resource
+from airflow_provider_cx.package.redact import redact_uri
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _PLACEHOLDER = re.compile(r"<[^<>]*>|\{\{[^{}]*\}\}")
@@ -33,7 +34,7 @@ def webhook_not_https(ctx: LintContext) -> Iterator[Hit]:
     for webhook in ctx.package.webhooks:
         uri = webhook_uri(webhook)
         if uri and urlsplit(uri.strip()).scheme.lower() != "https":
-            yield ctx.hit(webhook, "webhook", f"calls {uri!r}, which is not an https URI")
+            yield ctx.hit(webhook, "webhook", f"calls {redact_uri(uri)!r}, which is not an https URI")
 
 
 @rule("webhook-invalid-uri", ERROR)
@@ -47,7 +48,7 @@ def webhook_invalid_uri(ctx: LintContext) -> Iterator[Hit]:
             continue
         problem = _uri_problem(uri)
         if problem:
-            yield ctx.hit(webhook, "webhook", f"has an unusable URI {uri!r}: {problem}")
+            yield ctx.hit(webhook, "webhook", f"has an unusable URI {redact_uri(uri)!r}: {problem}")
 
 
 def _uri_problem(uri: str) -> str | None:

@@ -163,7 +163,7 @@ class EntityTypeMatcher:
                     continue
                 if all(_close(w, want) for (_ws, _we, w), want in zip(window, key, strict=True)):
                     start, end = window[0][0], window[-1][1]
-                    out.append(EntityMatch(start, end, self.exact[key], text[start:end]))
+                    out.append(EntityMatch(start, end, self.exact[key], text[start:end], fuzzy=True))
         return out
 
     def _closest(self, key: tuple[str, ...], said: str) -> Any:
@@ -193,7 +193,7 @@ class EntityTypeMatcher:
                             continue
                         if 1 - edit_distance(window, target) / max(len(window), len(target)) >= CLOSE_SPELLING:
                             start, end = spans[i][0], spans[i + n - 1][1]
-                            out.append(EntityMatch(start, end, entry.value, text[start:end]))
+                            out.append(EntityMatch(start, end, entry.value, text[start:end], fuzzy=True))
         return out
 
     def _partial(self, text: str, spans: tuple[tuple[int, int, str], ...]) -> list[EntityMatch]:
@@ -212,7 +212,7 @@ class EntityTypeMatcher:
                 said = [_plain(spans[k][2]) for k in range(i, j)]
                 if any(w in entry.distinctive for w in said) and entry.covers(said):
                     start, end = spans[i][0], spans[j - 1][1]
-                    out.append(EntityMatch(start, end, entry.value, text[start:end]))
+                    out.append(EntityMatch(start, end, entry.value, text[start:end], fuzzy=True))
                 i = j
         return out
 

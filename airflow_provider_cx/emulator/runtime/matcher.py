@@ -35,6 +35,8 @@ from airflow_provider_cx.emulator.runtime.text import normalised
 
 # Entity types whose mentions are everything: slotting them would erase the utterance.
 _UNSLOTTABLE = {"@sys.any"}
+# Weight of the slot of a fuzzy (misspelt or partial) entity mention.
+FUZZY_SLOT = 0.5
 # Share of the nearest phrase in an intent's score (the rest is the intent as a whole).
 PHRASE_SHARE = 0.5
 
@@ -78,16 +80,19 @@ class Utterance:
                 if slot not in _UNSLOTTABLE:
                     found.extend((m, slot) for m in self.mentions(slot))
             kept = non_overlapping([m for m, _slot in found])
-            covered = [(m.start, m.end) for m in kept]
-            # A span several types mention ("SFO": @airport-codes and @origin-city) carries every slot.
-            slots = {slot for m, slot in found if (m.start, m.end) in covered}
+            # A fuzzy mention is uncertain: its slot counts half and its words keep their full weight.
+            exact = [(m.start, m.end) for m in kept if not m.fuzzy]
+            spans = {(m.start, m.end): (FUZZY_SLOT if m.fuzzy else 1.0) for m in kept}
             features: dict[str, float] = {}
             for start, end, word in word_spans(self.text):
-                inside = any(cs <= start and end <= ce for cs, ce in covered)
+                inside = any(cs <= start and end <= ce for cs, ce in exact)
                 mult = index.ANNOTATED_WORD if inside else 1.0
                 features[word] = max(features.get(word, 0.0), mult)
-            for slot in slots:
-                features[slot] = 1.0
+            # A span several types mention ("SFO": @airport-codes and @origin-city) carries every slot.
+            for match, slot in found:
+                weight = spans.get((match.start, match.end))
+                if weight is not None:
+                    features[slot] = max(features.get(slot, 0.0), weight)
             vector = {tok: index.feature_weight(tok, mult, idf) for tok, mult in features.items()}
             self._vectors[slot_types] = (vector, math.sqrt(sum(w * w for w in vector.values())))
         return self._vectors[slot_types]

@@ -48,6 +48,8 @@ class EntityMatch:
     end: int
     value: Any
     original: str
+    # True for a fuzzy (misspelt or partial) match of a custom entity: weaker evidence than an exact one.
+    fuzzy: bool = False
 
     @property
     def length(self) -> int:

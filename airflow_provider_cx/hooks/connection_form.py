@@ -4,7 +4,8 @@ Airflow >= 3.2 reads the declarative ``conn-fields`` / ``ui-field-behaviour`` fr
 without importing the hook; earlier 3.x releases call the hook's classic
 ``get_connection_form_widgets()`` / ``get_ui_field_behaviour()``. Both are built from
 :data:`FIELDS`, so they cannot drift apart. Field names are the Google provider's extras (an existing
-Google Cloud connection's extras work unchanged) plus ``location`` and ``emulator_host``.
+Google Cloud connection's extras work unchanged) plus ``location``, ``emulator_host`` and the retry
+and polling limits.
 
 This module imports nothing of ours or Airflow's: Airflow calls ``get_provider_info()`` while it is
 itself being imported, so anything reaching back into ``airflow`` from here would be circular.
@@ -48,6 +49,32 @@ FIELDS: dict[str, FormField] = {
         "Emulator Host",
         f"host:port of a CX emulator: plaintext, anonymous. Falls back to ${EMULATOR_HOST_ENV}.",
         "localhost:8086",
+    ),
+    # Retry and polling limits (see hooks/policy_settings.py); empty keeps the provider's default.
+    "retry_max_attempts": FormField(
+        "Retry: Max Attempts",
+        "Attempts per API call on transient errors (UNAVAILABLE, RESOURCE_EXHAUSTED, ...). Default 10.",
+        "10",
+    ),
+    "retry_initial_delay": FormField("Retry: Initial Backoff (s)", "Pause before the first retry. Default 1.", "1"),
+    "retry_max_delay": FormField(
+        "Retry: Max Backoff (s)", "Cap on the doubling pause between retries. Default 30.", "30"
+    ),
+    "retry_deadline": FormField(
+        "Retry: Deadline (s)", "No retry starts after this many seconds of one call. Default 300.", "300"
+    ),
+    "retry_attempt_timeout": FormField(
+        "Retry: Attempt Timeout (s)", "Timeout of each attempt of an API call. Default 180.", "180"
+    ),
+    "poll_interval": FormField(
+        "Operation Poll Interval (s)",
+        "Longest pause between status checks of a long-running operation; operators' poll_interval wins. Default 10.",
+        "10",
+    ),
+    "operation_timeout": FormField(
+        "Operation Timeout (s)",
+        "How long to wait for one long-running operation; operators' operation_timeout wins. Default 3600.",
+        "3600",
     ),
 }
 HIDDEN_STANDARD_FIELDS = ["host", "port", "login", "password", "schema", "extra"]

@@ -4,8 +4,8 @@ An existing ``google_cloud_default`` connection works unchanged: the extras ``pr
 ``keyfile_dict``, ``credential_config_file``, ``scope``, ``impersonation_chain`` and
 ``quota_project_id`` are read under their plain names, under the legacy
 ``extra__google_cloud_platform__`` prefix, and under ``extra__dialogflow_cx__`` (our own connection
-type). ``location`` and ``emulator_host`` are ours. Empty strings count as unset, because the
-connection form saves untouched fields as ``""``.
+type). ``location``, ``emulator_host`` and the retry/polling extras (:mod:`.policy_settings`) are
+ours. Empty strings count as unset, because the connection form saves untouched fields as ``""``.
 
 Precedence: at most one key source (``key_path``, ``keyfile_dict``, ``credential_config_file``);
 none means Application Default Credentials. An emulator host (extra ``emulator_host``, else the
@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx.hooks.errors import CXCredentialsError
+from airflow_provider_cx.hooks.policy_settings import polling_overrides_from_extras, retry_overrides_from_extras
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -44,6 +45,9 @@ class ConnectionSettings:
     quota_project_id: str | None = None
     location: str | None = None
     emulator_host: str | None = None
+    #: RetryPolicy / PollingPolicy fields the connection sets (see :mod:`.policy_settings`).
+    retry_overrides: dict[str, Any] = field(default_factory=dict)
+    polling_overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_extras(cls, conn_id: str, extras: Mapping[str, Any]) -> ConnectionSettings:
@@ -71,6 +75,8 @@ class ConnectionSettings:
             quota_project_id=get("quota_project_id"),
             location=get("location"),
             emulator_host=get("emulator_host") or os.environ.get(EMULATOR_HOST_ENV) or None,
+            retry_overrides=retry_overrides_from_extras(conn_id, get),
+            polling_overrides=polling_overrides_from_extras(conn_id, get),
         )
 
 

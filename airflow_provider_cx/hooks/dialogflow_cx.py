@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +48,7 @@ from airflow_provider_cx.hooks.operations import (
     operation_error,
     wait_for_operation,
 )
+from airflow_provider_cx.hooks.policy_settings import layered
 from airflow_provider_cx.hooks.retry import (
     DEFAULT_POLICY,
     CallKind,
@@ -106,16 +107,19 @@ class _DialogflowCXHookBase(BaseHook):
         gcp_conn_id: str = default_conn_name,
         location: str | None = None,
         impersonation_chain: str | Sequence[str] | None = None,
-        retry_policy: RetryPolicy | None = None,
-        polling_policy: PollingPolicy | None = None,
+        retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
+        polling_policy: PollingPolicy | Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.gcp_conn_id = gcp_conn_id
         self.location = check_location(location) if location else None
         self.impersonation_chain = impersonation_chain
-        self.retry_policy = retry_policy or DEFAULT_POLICY
-        self.polling_policy = polling_policy or DEFAULT_POLLING
+        # Checked now (ValueError naming the field), applied over the connection's extras on first use.
+        layered(DEFAULT_POLICY, retry_policy)
+        layered(DEFAULT_POLLING, polling_policy)
+        self._retry_choice = retry_policy
+        self._polling_choice = polling_policy
         # {pid: {key: client or channel}}; see the module docstring for why old pids are kept.
         self._per_process: dict[int, dict[tuple[Any, ...], Any]] = {}
 
@@ -140,6 +144,15 @@ class _DialogflowCXHookBase(BaseHook):
             f"or dialogflow_cx) or set {env}, or pass gcp_conn_id= of an existing connection"
         )
 
+    def _retry_policy_for(self, settings: ConnectionSettings | None) -> RetryPolicy:
+        """The default policy, then the connection's extras, then what the caller passed."""
+        connection = settings.retry_overrides if settings else None
+        return layered(DEFAULT_POLICY, connection, self._retry_choice)
+
+    def _polling_policy_for(self, settings: ConnectionSettings | None) -> PollingPolicy:
+        connection = settings.polling_overrides if settings else None
+        return layered(DEFAULT_POLLING, connection, self._polling_choice)
+
     def _location_for(self, settings: ConnectionSettings, resource_name: str | None, location: str | None) -> str:
         return resolve_location(resource_name, location or self.location, default=settings.location)
 
@@ -162,8 +175,11 @@ class DialogflowCXHook(_DialogflowCXHookBase):
         name a call passes. Defaults to the connection's ``location`` extra, then ``global``.
     :param impersonation_chain: service account to impersonate, or a chain (list or comma-separated)
         whose last entry makes the calls; overrides the connection's ``impersonation_chain``.
-    :param retry_policy: attempts, backoff and deadlines for :meth:`call`.
-    :param polling_policy: backoff and overall timeout for :meth:`wait_for_operation`.
+    :param retry_policy: attempts, backoff and deadlines for :meth:`call`: a complete
+        :class:`.RetryPolicy`, or a mapping of the fields to change in the connection's policy
+        (extras ``retry_max_attempts``, ``retry_deadline``, ...; see :mod:`.policy_settings`).
+    :param polling_policy: backoff and overall timeout for :meth:`wait_for_operation`, likewise
+        (extras ``poll_interval``, ``operation_timeout``).
     """
 
     # --- connection and credentials -------------------------------------------------------------
@@ -182,6 +198,18 @@ class DialogflowCXHook(_DialogflowCXHookBase):
 
     def get_credentials(self) -> Credentials:
         return self._credentials_and_project[0]
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The policy :meth:`call` applies (a complete policy passed in never reads the connection)."""
+        explicit = isinstance(self._retry_choice, RetryPolicy)
+        return self._retry_policy_for(None if explicit else self.connection_settings)
+
+    @cached_property
+    def polling_policy(self) -> PollingPolicy:
+        """The policy :meth:`wait_for_operation` applies."""
+        explicit = isinstance(self._polling_choice, PollingPolicy)
+        return self._polling_policy_for(None if explicit else self.connection_settings)
 
     @property
     def project_id(self) -> str | None:
@@ -361,6 +389,16 @@ class DialogflowCXAsyncHook(_DialogflowCXHookBase):
             )
         return self._credentials_and_project
 
+    async def get_retry_policy(self) -> RetryPolicy:
+        """The policy :meth:`call` applies (see the sync hook's ``retry_policy``)."""
+        explicit = isinstance(self._retry_choice, RetryPolicy)
+        return self._retry_policy_for(None if explicit else await self.get_connection_settings())
+
+    async def get_polling_policy(self) -> PollingPolicy:
+        """The policy :meth:`wait_for_operation` applies."""
+        explicit = isinstance(self._polling_choice, PollingPolicy)
+        return self._polling_policy_for(None if explicit else await self.get_connection_settings())
+
     async def resolve_location(self, resource_name: str | None = None, location: str | None = None) -> str:
         return self._location_for(await self.get_connection_settings(), resource_name, location)
 
@@ -465,7 +503,8 @@ class DialogflowCXAsyncHook(_DialogflowCXHookBase):
         self, method: Callable[..., Awaitable[T]], /, *args: Any, kind: CallKind | None = None, **kwargs: Any
     ) -> T:
         """``await method(*args, **kwargs)`` with the retry policy for its kind."""
-        return await acall_with_retry(method, *args, kind=kind, policy=self.retry_policy, logger=self.log, **kwargs)
+        policy = await self.get_retry_policy()
+        return await acall_with_retry(method, *args, kind=kind, policy=policy, logger=self.log, **kwargs)
 
     async def get_operation(self, name: str) -> operations_pb2.Operation:
         """The current state of the long-running operation ``name`` (one retried GetOperation)."""
@@ -486,7 +525,7 @@ class DialogflowCXAsyncHook(_DialogflowCXHookBase):
 
         from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
 
-        policy = self.polling_policy
+        policy = await self.get_polling_policy()
         overall = timeout if timeout is not None else policy.timeout
         polling = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_result(lambda operation: not operation.done),

@@ -17,6 +17,10 @@ class CXCredentialsError(CXHookError):
     """The connection's credential extras cannot be turned into Google credentials."""
 
 
+class CXConnectionSettingsError(CXHookError, ValueError):
+    """A connection's retry or polling extras are malformed or out of range."""
+
+
 class CXEndpointError(CXHookError, ValueError):
     """No endpoint can be chosen: bad or conflicting location, or a malformed emulator host."""
 

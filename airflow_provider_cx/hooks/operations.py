@@ -34,7 +34,8 @@ class PollingPolicy:
     """How often to ask whether an operation is done, and for how long (seconds)."""
 
     initial_delay: float = 1.0
-    max_delay: float = 30.0
+    #: The longest pause (the operators' ``poll_interval``); 10 s keeps a 30 s wait at 8 GetOperation calls.
+    max_delay: float = 10.0
     multiplier: float = 1.5
     #: Random extra seconds per poll of the async hook (google.api_core adds its own jitter).
     jitter: float = 0.5

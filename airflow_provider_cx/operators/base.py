@@ -26,8 +26,9 @@ console links go under the link classes' keys. :func:`small_xcom` refuses anythi
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -47,16 +48,13 @@ from airflow_provider_cx.operators.errors import (
     CXXComTooLargeError,
 )
 from airflow_provider_cx.resource_names import InvalidResourceNameError, parse_agent_name, validate_location
-from airflow_provider_cx.triggers.operation import (
-    DEFAULT_OPERATION_TIMEOUT,
-    DEFAULT_POLL_INTERVAL,
-    CXOperationTrigger,
-)
+from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
 if TYPE_CHECKING:
     from google.api_core.operation import Operation
 
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.hooks.retry import RetryPolicy
     from airflow_provider_cx.resource_names import ResourceName
 
 #: Largest JSON size (bytes) of one XCom value an operator pushes.
@@ -84,6 +82,12 @@ class CXBaseOperator(BaseOperator):
     :param gcp_conn_id: Airflow connection to use (type ``google_cloud_platform`` or ``dialogflow_cx``).
     :param impersonation_chain: service account to impersonate, or a chain whose last entry makes the calls.
     :param location: CX location; optional, must agree with the agent's (a contradiction is an error).
+    :param api_retry_policy: how the hook retries API calls on transient errors: a complete
+        :class:`~airflow_provider_cx.hooks.retry.RetryPolicy`, or a mapping of the fields to change
+        in the connection's policy (e.g. ``{"deadline": 600}``). Default: the connection's
+        ``retry_*`` extras, else the provider's defaults. (Airflow's own ``retry_policy`` is about
+        task retries and is left to Airflow.)
+    :param api_max_attempts: attempts per API call, over ``api_retry_policy`` and the connection.
     """
 
     template_fields: Sequence[str] = ("agent", "gcp_conn_id", "impersonation_chain", "location")
@@ -97,6 +101,8 @@ class CXBaseOperator(BaseOperator):
         gcp_conn_id: str = "google_cloud_default",
         impersonation_chain: str | Sequence[str] | None = None,
         location: str | None = None,
+        api_retry_policy: RetryPolicy | Mapping[str, Any] | None = None,
+        api_max_attempts: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -104,6 +110,34 @@ class CXBaseOperator(BaseOperator):
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
         self.location = location
+        self.api_retry_policy = api_retry_policy
+        self.api_max_attempts = api_max_attempts
+        if api_retry_policy is not None or api_max_attempts is not None:
+            self.hook_retry_policy()  # a bad policy fails at DAG parse time, not mid-run
+
+    def hook_retry_policy(self) -> RetryPolicy | dict[str, Any] | None:
+        """What the hook layers over the connection's retry policy: ``api_retry_policy`` + ``api_max_attempts``."""
+        from airflow_provider_cx.hooks.policy_settings import layered
+        from airflow_provider_cx.hooks.retry import DEFAULT_POLICY
+
+        policy = self.api_retry_policy
+        if policy is None and self.api_max_attempts is None:
+            return None
+        if self.api_max_attempts is not None:
+            attempts = self.api_max_attempts
+            if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+                raise CXInvalidInputError(f"api_max_attempts must be a whole number >= 1, got {attempts!r}")
+            if isinstance(policy, Mapping):
+                policy = {**policy, "max_attempts": attempts}
+            elif policy is not None:
+                policy = dataclasses.replace(policy, max_attempts=attempts)
+            else:
+                policy = {"max_attempts": attempts}
+        try:
+            layered(DEFAULT_POLICY, policy)
+        except (TypeError, ValueError) as error:
+            raise CXInvalidInputError(f"api_retry_policy: {error}") from None
+        return dict(policy) if isinstance(policy, Mapping) else policy
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -149,6 +183,7 @@ class CXBaseOperator(BaseOperator):
             gcp_conn_id=self.gcp_conn_id,
             impersonation_chain=self.impersonation_chain,
             location=self.agent_resource.location,
+            retry_policy=self.hook_retry_policy(),
         )
 
     @cached_property
@@ -201,40 +236,35 @@ class CXLongRunningOperator(CXBaseOperator):
     :param deferrable: wait in the triggerer instead of the worker (default: ``[operators]
         default_deferrable``).
     :param poll_interval: seconds between status checks (the trigger's interval; the longest pause of
-        the sync wait's backoff).
+        the sync wait's backoff). Default: the connection's ``poll_interval`` extra, else 10.
     :param operation_timeout: seconds to wait for the operation before failing (it keeps running).
+        Default: the connection's ``operation_timeout`` extra, else 3600.
     """
 
     def __init__(
         self,
         *,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        poll_interval: float | None = None,
+        operation_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if poll_interval <= 0 or operation_timeout <= 0:
-            raise CXInvalidInputError(
-                f"poll_interval and operation_timeout must be positive, got {poll_interval} and {operation_timeout}"
-            )
+        check_polling(poll_interval, operation_timeout)
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.operation_timeout = operation_timeout
 
     def make_hook(self) -> DialogflowCXHook:
         from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
-        from airflow_provider_cx.hooks.operations import PollingPolicy
+        from airflow_provider_cx.hooks.policy_settings import polling_fields
 
         return DialogflowCXHook(
             gcp_conn_id=self.gcp_conn_id,
             impersonation_chain=self.impersonation_chain,
             location=self.agent_resource.location,
-            polling_policy=PollingPolicy(
-                initial_delay=min(1.0, self.poll_interval),
-                max_delay=self.poll_interval,
-                timeout=self.operation_timeout,
-            ),
+            retry_policy=self.hook_retry_policy(),
+            polling_policy=polling_fields(self.poll_interval, self.operation_timeout),
         )
 
     def wait_or_defer(
@@ -258,17 +288,20 @@ class CXLongRunningOperator(CXBaseOperator):
             self.log.info("deferring until operation %s is done", name)
             resume = {"then": then, "result_type": _qualified_name(result_type), "state": state}
             self.defer(trigger=self.operation_trigger(name, resume), method_name="resume_after_operation")
-        result = self.hook.wait_for_operation(operation, timeout=self.operation_timeout)
+        result = self.hook.wait_for_operation(operation)
         return getattr(self, then)(context, result, **state)
 
     def operation_trigger(self, operation_name: str, resume: dict[str, Any] | None = None) -> CXOperationTrigger:
+        """The trigger, with the limits the worker resolved (arguments over connection extras over defaults)."""
+        polling = self.hook.polling_policy
         return CXOperationTrigger(
             operation_name=operation_name,
             gcp_conn_id=self.gcp_conn_id,
             impersonation_chain=self.impersonation_chain,
-            poll_interval=self.poll_interval,
-            timeout=self.operation_timeout,
+            poll_interval=polling.max_delay,
+            timeout=polling.timeout,
             resume=resume,
+            retry_policy=dataclasses.asdict(self.hook.retry_policy),
         )
 
     def resume_after_operation(self, context: Any, event: dict[str, Any]) -> Any:
@@ -284,7 +317,7 @@ class CXLongRunningOperator(CXBaseOperator):
         name = event.get("operation_name", "")
         status = event.get("status")
         if status == "timeout":
-            raise CXOperationTimeoutError(name, float(event.get("timeout") or self.operation_timeout))
+            raise CXOperationTimeoutError(name, float(event.get("timeout") or self.hook.polling_policy.timeout or 0))
         if status == "error":
             raise CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
         if status != "success":
@@ -292,6 +325,13 @@ class CXLongRunningOperator(CXBaseOperator):
         resume = event.get("resume") or {}
         result = operation_result(self.hook.get_operation(name), import_string(resume["result_type"]))
         return getattr(self, resume["then"])(context, result, **resume.get("state", {}))
+
+
+def check_polling(poll_interval: float | None, operation_timeout: float | None) -> None:
+    """Both ``None`` (from the connection) or positive; else :class:`CXInvalidInputError`."""
+    for name, value in (("poll_interval", poll_interval), ("operation_timeout", operation_timeout)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise CXInvalidInputError(f"{name} must be a positive number of seconds or None, got {value!r}")
 
 
 def _qualified_name(cls: type) -> str:

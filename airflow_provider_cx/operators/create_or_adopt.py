@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import tenacity
 
 from airflow_provider_cx.hooks.errors import CXOperationFailedError
-from airflow_provider_cx.hooks.retry import CallKind, exponential_backoff, status_code_name
+from airflow_provider_cx.hooks.retry import CallKind, exponential_backoff, status_code_name, stop_condition
 
 if TYPE_CHECKING:
     from google.api_core.operation import Operation
@@ -112,13 +112,10 @@ def create_or_adopt(
             wait_until_done(hook, name, timeout)
 
     policy = hook.retry_policy
-    stop = tenacity.stop_after_attempt(policy.max_attempts)
-    if policy.deadline is not None:
-        stop = stop | tenacity.stop_after_delay(policy.deadline)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_ambiguous),
         wait=exponential_backoff(policy.initial_delay, policy.max_delay, policy.multiplier, policy.jitter),
-        stop=stop,
+        stop=stop_condition(policy),
         before_sleep=settle,
         reraise=True,
     )

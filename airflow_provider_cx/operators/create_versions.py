@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cx.operators.base import CXBaseOperator
+from airflow_provider_cx.operators.base import CXBaseOperator, check_polling
 from airflow_provider_cx.operators.create_or_adopt import Outcome, create_or_adopt
 from airflow_provider_cx.operators.errors import CXInvalidInputError
-from airflow_provider_cx.triggers.operation import DEFAULT_OPERATION_TIMEOUT, DEFAULT_POLL_INTERVAL
 
 if TYPE_CHECKING:
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
@@ -49,11 +48,13 @@ class CXCreateVersionsOperator(CXBaseOperator):
         every flow reachable from the start flow (what an environment must pin).
     :param version_display_name: display name of the versions (templated); default ``release_id``.
     :param description: text placed before the release line in each description (templated).
-    :param poll_interval: longest pause between two checks of a create operation (seconds).
-    :param operation_timeout: seconds to wait for one create operation.
+    :param poll_interval: longest pause between two checks of a create operation (seconds; default:
+        the connection's ``poll_interval`` extra, else 10).
+    :param operation_timeout: seconds to wait for one create operation (default: the connection's
+        ``operation_timeout`` extra, else 3600).
 
-    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location`` (see
-    :class:`.CXBaseOperator`).
+    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
+    ``api_retry_policy``, ``api_max_attempts`` (see :class:`.CXBaseOperator`).
 
     XCom ``return_value``: ``{flow display name: version resource name}`` (input for
     :class:`~airflow_provider_cx.operators.deploy_environment.CXDeployEnvironmentOperator`).
@@ -76,8 +77,8 @@ class CXCreateVersionsOperator(CXBaseOperator):
         flows: Sequence[str] | None = None,
         version_display_name: str | None = None,
         description: str = "",
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        poll_interval: float | None = None,
+        operation_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,8 +114,7 @@ class CXCreateVersionsOperator(CXBaseOperator):
             raise CXInvalidInputError(f"flows must be a list of flow names, got {self.flows!r}")
         if self.flows is not None and not self.flows:
             raise CXInvalidInputError("flows is an empty list; leave it unset to version every reachable flow")
-        if self.poll_interval <= 0 or self.operation_timeout <= 0:
-            raise CXInvalidInputError("poll_interval and operation_timeout must be positive")
+        check_polling(self.poll_interval, self.operation_timeout)
 
     @property
     def display_name(self) -> str:
@@ -126,13 +126,16 @@ class CXCreateVersionsOperator(CXBaseOperator):
         return f"{self.description.rstrip()}\n{marker}" if self.description.strip() else marker
 
     def make_hook(self) -> DialogflowCXHook:
-        from airflow_provider_cx.hooks.operations import PollingPolicy
+        from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+        from airflow_provider_cx.hooks.policy_settings import polling_fields
 
-        hook = super().make_hook()
-        hook.polling_policy = PollingPolicy(
-            initial_delay=min(1.0, self.poll_interval), max_delay=self.poll_interval, timeout=self.operation_timeout
+        return DialogflowCXHook(
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            location=self.agent_resource.location,
+            retry_policy=self.hook_retry_policy(),
+            polling_policy=polling_fields(self.poll_interval, self.operation_timeout),
         )
-        return hook
 
     # --- execution ------------------------------------------------------------------------------
 
@@ -184,7 +187,7 @@ class CXCreateVersionsOperator(CXBaseOperator):
             create=lambda: self.hook.call(client.create_version, parent=flow.name, version=version),
             location_name=self.agent_resource.parent,
             pending_metadata=CREATE_VERSION_METADATA,
-            timeout=self.operation_timeout,
+            timeout=self.operation_timeout,  # None: the hook's polling policy
         )
 
     def find_release_version(self, flow_name: str) -> Any | None:

@@ -36,6 +36,8 @@ class CXOperationTrigger(BaseTrigger):
     :param poll_interval: seconds between two GetOperation calls.
     :param timeout: seconds after which a ``timeout`` event is sent (the operation keeps running).
     :param resume: JSON-serialisable data returned unchanged in every event under ``resume``.
+    :param retry_policy: ``RetryPolicy`` fields (a dict) for the GetOperation calls; the deferring
+        operator passes the policy its hook resolved, so both retry alike. ``None``: the connection's.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class CXOperationTrigger(BaseTrigger):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | None = DEFAULT_OPERATION_TIMEOUT,
         resume: dict[str, Any] | None = None,
+        retry_policy: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.operation_name = operation_name
@@ -54,6 +57,7 @@ class CXOperationTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.resume = resume
+        self.retry_policy = retry_policy
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -65,6 +69,7 @@ class CXOperationTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "timeout": self.timeout,
                 "resume": self.resume,
+                "retry_policy": self.retry_policy,
             },
         )
 
@@ -73,8 +78,12 @@ class CXOperationTrigger(BaseTrigger):
 
     def _hook(self) -> Any:
         from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook
+        from airflow_provider_cx.hooks.retry import RetryPolicy
 
-        return DialogflowCXAsyncHook(gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain)
+        policy = RetryPolicy(**self.retry_policy) if self.retry_policy else None
+        return DialogflowCXAsyncHook(
+            gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain, retry_policy=policy
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_cx.hooks.operations import operation_error

@@ -138,6 +138,8 @@ def test_provider_info_registers_the_hook_and_connection_type():
     fields = connection_type["conn-fields"]
     expected = {"project", "location", "key_path", "keyfile_dict", "credential_config_file"}
     expected |= {"scope", "impersonation_chain", "quota_project_id", "emulator_host"}
+    expected |= {"retry_max_attempts", "retry_initial_delay", "retry_max_delay", "retry_deadline"}
+    expected |= {"retry_attempt_timeout", "poll_interval", "operation_timeout"}
     assert set(fields) == expected
     assert fields["keyfile_dict"]["schema"]["format"] == "password"
     assert "extra" in connection_type["ui-field-behaviour"]["hidden-fields"]

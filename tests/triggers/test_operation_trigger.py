@@ -52,6 +52,7 @@ def test_serialize_names_exactly_its_arguments() -> None:
         "poll_interval": 2.0,
         "timeout": 60.0,
         "resume": {"then": "finish"},
+        "retry_policy": None,
     }
     assert CXOperationTrigger(**kwargs).serialize() == (path, kwargs)
 

@@ -1,6 +1,11 @@
-"""``python -m airflow_provider_cx.demo``: run a DAG through a real local Airflow, approving its HITL steps.
+"""``python -m airflow_provider_cx.demo`` (``bash scripts/demo``): a release promoted dev -> staging -> prod.
 
-For now it runs a placeholder DAG; the release-promotion demo will take its place.
+Starts the CX emulator (``cx-emulator --data-dir``), creates dev, staging and prod agents from the
+sample agent (staging and prod serve it as the current release; dev adds a training phrase and
+serves that from its environment), writes a pipeline config naming them, starts a real Airflow
+(scheduler with LocalExecutor, dag-processor, triggerer, API server), triggers
+``cx_release_promotion``, approves its HITL step through the REST API, and prints each gate, the
+versions deployed, where the reports are and the UI address. Exits 0 only if the run succeeded.
 """
 
 from __future__ import annotations
@@ -8,72 +13,156 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_cx.demo.api import AirflowAPIClient, AirflowAPIError, DagRun, RunEndedError, WaitTimeoutError
 from airflow_provider_cx.demo.stack import AirflowStack, StackError, StackPorts, free_port
 
-PLACEHOLDER_DAGS = Path(__file__).parent / "placeholder_dags"
-PLACEHOLDER_DAG_ID = "cx_demo_placeholder"
+REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = "cx_release_promotion"
+CONN_ID = "cx_emulator"
+CONFIG_ENV = "CX_PIPELINE_CONFIG"
+#: Seconds the emulator's long-running operations take, and how often the pipeline checks on them.
+OPERATION_DELAY = 0.25
+POLL_INTERVAL = 0.5
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_cx.demo", description=__doc__)
-    parser.add_argument("--dags-folder", type=Path, default=PLACEHOLDER_DAGS)
-    parser.add_argument("--dag-id", default=PLACEHOLDER_DAG_ID)
-    parser.add_argument("--home", type=Path, default=Path(".demo/airflow-home"), help="AIRFLOW_HOME to use")
-    parser.add_argument("--conf", type=json.loads, default={}, help="DAG run conf as JSON")
+    parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="emulator data, Airflow home, artifacts")
+    parser.add_argument("--dags-folder", type=Path, default=REPO_DAGS)
     parser.add_argument("--port", type=int, default=0, help="API/UI port (default: a free one)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds the run may take")
+    parser.add_argument("--reject", action="store_true", help="answer the approval with Reject instead")
     parser.add_argument("--keep-running", action="store_true", help="keep Airflow up after the run (Ctrl-C ends)")
     return parser.parse_args(argv)
 
 
-def approve_until_done(client: AirflowAPIClient, run: DagRun, timeout: float) -> DagRun:
-    """Approve each HITL step as it comes up; return the finished run."""
+def approve_until_done(client: AirflowAPIClient, run: DagRun, timeout: float, *, reject: bool = False) -> DagRun:
+    """Answer each HITL step as it comes up (Approve, or Reject with ``reject``); return the finished run."""
     while True:
         try:
             request = client.wait_for_hitl(run.dag_id, run.run_id, timeout=timeout)
         except RunEndedError:
             return client.wait_for_run(run.dag_id, run.run_id, timeout=60)
-        print(f"  approving {request.task_id}: {request.subject}", flush=True)
-        client.approve(request)
+        print(f"  {'rejecting' if reject else 'approving'} {request.task_id}: {request.subject}", flush=True)
+        if request.body:
+            print("    " + "\n    ".join(line for line in request.body.splitlines() if line.strip()), flush=True)
+        (client.reject if reject else client.approve)(request)
 
 
-def report(stack: AirflowStack, client: AirflowAPIClient, run: DagRun) -> None:
-    print(f"\nrun {run.run_id}: {run.state}")
-    for ti in sorted(client.task_instances(run.dag_id, run.run_id), key=lambda ti: ti.start_date or "~"):
-        print(f"  {ti.task_id:<32} {ti.state or 'not run'}")
+def release_summary(client: AirflowAPIClient, run: DagRun) -> dict[str, Any] | None:
+    """The run's summary.json from its release folder (``None`` if the run never got that far)."""
+    from airflow_provider_cx import storage
+
+    try:
+        folder = client.xcom(run.dag_id, run.run_id, "prepare_release", key="folder")
+        return json.loads(storage.read_bytes(storage.join(folder, "summary.json")))
+    except (AirflowAPIError, FileNotFoundError, ValueError):
+        return None
+
+
+def print_report(stack: AirflowStack, client: AirflowAPIClient, run: DagRun, elapsed: float) -> None:
+    states = client.task_states(run.dag_id, run.run_id)
+    summary = release_summary(client, run) or {}
+    details = {row["task"]: row["detail"] for row in summary.get("gates", [])}
+    print(
+        f"\nrun {run.run_id}: {run.state} in {elapsed:.0f} s; release {summary.get('release_id', '?')}: "
+        f"{summary.get('outcome', 'no summary')}"
+    )
+    print("\ngates:")
+    order = [row["task"] for row in summary.get("gates", [])] or sorted(states)
+    for task_id in order:
+        print(f"  {task_id:<20} {states.get(task_id) or 'not run':<16} {details.get(task_id, '')}")
+    for stage, flows in (summary.get("deployed") or {}).items():
+        environment = summary["stages"][stage]["environment"]
+        print(f"\n{stage} environment {environment!r} now serves:")
+        for flow, version in sorted(flows.items()):
+            print(f"  {flow:<20} version {version.rsplit('/', 1)[-1]}  ({version})")
+    if summary:
+        print(f"\nrelease folder: {summary['folder']}")
+        for uri in summary.get("reports", []):
+            print(f"  {uri}")
     print(f"\nUI:   {stack.api_url}/dags/{run.dag_id}/runs/{run.run_id}")
     print(f"logs: {stack.home / 'logs'} (tasks), {stack.logs_dir} (components)")
 
 
+def prepare_workdir(workdir: Path) -> Path:
+    """A clean emulator state and artifacts folder under ``workdir`` (Airflow's home is reused: faster start)."""
+    workdir = workdir.absolute()
+    for stale in ("emulator-data", "artifacts"):
+        shutil.rmtree(workdir / stale, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    ports = None
-    if args.port:
-        ports = StackPorts(api=args.port, worker_log_server=free_port(), trigger_log_server=free_port())
-    print(f"starting Airflow (home {args.home}, DAGs {args.dags_folder}) ...", flush=True)
+    if not args.dags_folder.is_dir():
+        print(f"error: DAGs folder {args.dags_folder} does not exist", file=sys.stderr)
+        return 2
+    from airflow_provider_cx.demo.agents import (
+        EmulatorAgents,
+        create_stages,
+        demo_change,
+        emulator_connection,
+        pipeline_config,
+        sample_package,
+    )
+    from airflow_provider_cx.demo.emulator_process import EmulatorProcess, EmulatorStartError
+
+    started = time.monotonic()
+    workdir = prepare_workdir(args.workdir)
+    ports = (
+        StackPorts(api=args.port, worker_log_server=free_port(), trigger_log_server=free_port()) if args.port else None
+    )
     try:
-        with AirflowStack(args.dags_folder, args.home, ports=ports) as stack:
-            client = stack.client()
-            print(f"Airflow is up at {stack.api_url}; waiting for DAG {args.dag_id} ...", flush=True)
-            client.wait_for_dag(args.dag_id)
-            run = client.trigger(args.dag_id, conf=args.conf)
-            print(f"triggered {run.run_id}", flush=True)
-            run = approve_until_done(client, run, args.timeout)
-            report(stack, client, run)
-            if args.keep_running:
-                print("\nAirflow keeps running; press Ctrl-C to stop it.", flush=True)
-                with contextlib.suppress(KeyboardInterrupt):
-                    stack.wait_while_alive()
-            return 0 if run.state == "success" else 1
-    except (StackError, AirflowAPIError, WaitTimeoutError) as exc:
+        with EmulatorProcess(
+            workdir / "emulator-data", operation_delay=OPERATION_DELAY, log_path=workdir / "emulator.log"
+        ) as emulator:
+            print(f"CX emulator at {emulator.address} (data in {emulator.data_dir})", flush=True)
+            agents = EmulatorAgents(emulator.address)
+            stages = create_stages(agents, sample_package([demo_change()]))
+            agents.close()
+            for stage in stages.values():
+                print(f"  {stage.stage:<8} {stage.agent}  environment {stage.environment!r}", flush=True)
+            config = workdir / "cx_pipeline_config.json"
+            artifacts = (workdir / "artifacts").as_uri()
+            config.write_text(
+                json.dumps(
+                    pipeline_config(stages, gcp_conn_id=CONN_ID, artifacts_base=artifacts, poll_interval=POLL_INTERVAL),
+                    indent=2,
+                )
+            )
+            print(f"pipeline config: {config}\nstarting Airflow (home {workdir / 'airflow-home'}) ...", flush=True)
+            with AirflowStack(
+                args.dags_folder,
+                workdir / "airflow-home",
+                env={CONFIG_ENV: str(config)},
+                connections={CONN_ID: emulator_connection(emulator.address)},
+                ports=ports,
+            ) as stack:
+                client = stack.client()
+                print(f"Airflow is up at {stack.api_url}", flush=True)
+                client.wait_for_dag(DAG_ID)
+                run = client.trigger(DAG_ID)
+                print(f"triggered {DAG_ID} run {run.run_id}", flush=True)
+                run = approve_until_done(client, run, args.timeout, reject=args.reject)
+                print_report(stack, client, run, time.monotonic() - started)
+                if args.keep_running:
+                    print("\nAirflow and the emulator keep running; press Ctrl-C to stop them.", flush=True)
+                    with contextlib.suppress(KeyboardInterrupt):
+                        stack.wait_while_alive()
+                return 0 if run.state == "success" else 1
+    except (StackError, AirflowAPIError, WaitTimeoutError, EmulatorStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; Airflow stopped.", file=sys.stderr)
+        print("\ninterrupted; Airflow and the emulator stopped.", file=sys.stderr)
         return 130
 
 

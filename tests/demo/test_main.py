@@ -1,4 +1,4 @@
-"""The demo entry point's argument handling and error exit (the full run is covered end to end)."""
+"""The demo entry point's argument handling and error exit (the full run is covered end to end in tests/e2e)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,35 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_cx.demo.__main__ import PLACEHOLDER_DAG_ID, PLACEHOLDER_DAGS, main, parse_args
+from airflow_provider_cx.demo.__main__ import DAG_ID, REPO_DAGS, main, parse_args, prepare_workdir
 
 
-def test_defaults_run_the_placeholder_dag() -> None:
+def test_defaults_run_the_release_promotion_dag_of_the_repository() -> None:
     args = parse_args([])
-    assert (args.dags_folder, args.dag_id, args.conf) == (PLACEHOLDER_DAGS, PLACEHOLDER_DAG_ID, {})
-    assert (PLACEHOLDER_DAGS / f"{PLACEHOLDER_DAG_ID}.py").is_file()
+    assert (args.dags_folder, args.workdir, args.reject) == (REPO_DAGS, Path(".demo"), False)
+    assert (REPO_DAGS / f"{DAG_ID}.py").is_file()
 
 
-def test_conf_is_parsed_as_json() -> None:
-    assert parse_args(["--conf", '{"release": "r-7"}']).conf == {"release": "r-7"}
+def test_reject_and_port_are_parsed() -> None:
+    args = parse_args(["--reject", "--port", "8081"])
+    assert (args.reject, args.port) == (True, 8081)
 
 
 def test_a_missing_dags_folder_exits_2_with_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--dags-folder", str(tmp_path / "missing"), "--home", str(tmp_path / "home")])
+    code = main(["--dags-folder", str(tmp_path / "missing"), "--workdir", str(tmp_path / "work")])
 
     assert code == 2
     assert f"error: DAGs folder {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
-    assert not (tmp_path / "home").exists()
+    assert not (tmp_path / "work").exists()
+
+
+def test_the_workdir_starts_without_old_emulator_state_or_artifacts(tmp_path: Path) -> None:
+    for stale in ("emulator-data/agents.zip", "artifacts/releases/r1/summary.json", "airflow-home/airflow.db"):
+        (tmp_path / stale).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / stale).write_text("old")
+
+    prepare_workdir(tmp_path)
+
+    assert not (tmp_path / "emulator-data").exists()
+    assert not (tmp_path / "artifacts").exists()
+    assert (tmp_path / "airflow-home/airflow.db").read_text() == "old"  # reused: a faster start

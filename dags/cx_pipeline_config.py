@@ -1,0 +1,303 @@
+"""The CX pipelines' configuration: which agents are dev, staging and prod, what to check and back up.
+
+Read when a DAG file is parsed, from ``cx_config.json`` beside this module or from the file named by
+``$CX_PIPELINE_CONFIG``. Each DAG turns the values into Params, so a triggered run can override them.
+Everything is checked here, so a wrong config shows up as an import error naming the key, not as a
+task failing halfway through a release. Pure: JSON and resource-name parsing, no Airflow, no network.
+
+Shape (every key but ``stages`` is optional)::
+
+    {"gcp_conn_id": "google_cloud_default",          # default connection of every stage and target
+     "artifacts_base": "",                            # "" -> file://$AIRFLOW_HOME/cx-artifacts
+     "stages": {"dev":     {"agent": "projects/P/locations/L/agents/A", "environment": "dev"},
+                "staging": {...}, "prod": {..., "gcp_conn_id": "cx_prod"}},
+     "release": {"lint_fail_on": "ERROR", "validate_fail_on": "ERROR", "min_pass_rate": 1.0,
+                 "deferrable_test_runs": true, "poll_interval": 2.0,
+                 "smoke_test": [{"text": "hi", "expected_intent": "...", "expected_page": "..."}],
+                 "min_smoke_accuracy": 1.0},
+     "targets": [{"key": "prod", "agent": "...", "environments": ["production"]}],  # default: staging, prod
+     "validation": {"schedule": "0 6 * * *", "fail_on": "ERROR", "min_pass_rate": 1.0,
+                    "min_intent_coverage": 0.0, "min_transition_coverage": 0.0},
+     "backup": {"schedule": "0 2 * * *", "keep_last": 14},
+     "task_retries": 0}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_cx.resource_names import InvalidResourceNameError, parse_agent_name
+
+CONFIG_ENV = "CX_PIPELINE_CONFIG"
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("cx_config.json")
+STAGES = ("dev", "staging", "prod")
+SEVERITIES = ("INFO", "WARNING", "ERROR")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class PipelineConfigError(ValueError):
+    """The pipeline configuration file is missing, not JSON, or has a wrong value (the message names it)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the promotion path: an agent and the environment that serves it."""
+
+    name: str
+    agent: str
+    environment: str
+    gcp_conn_id: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """An agent that scheduled validation and backups cover, with the environments to cover."""
+
+    key: str
+    agent: str
+    environments: tuple[str, ...]
+    gcp_conn_id: str
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    lint_fail_on: str = "ERROR"
+    validate_fail_on: str = "ERROR"
+    min_pass_rate: float = 1.0
+    deferrable_test_runs: bool = True
+    poll_interval: float = 2.0
+    smoke_test: tuple[dict[str, str], ...] = ()
+    min_smoke_accuracy: float = 1.0
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    schedule: str | None = "0 6 * * *"
+    fail_on: str = "ERROR"
+    min_pass_rate: float = 1.0
+    min_intent_coverage: float = 0.0
+    min_transition_coverage: float = 0.0
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    schedule: str | None = "0 2 * * *"
+    keep_last: int = 14
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    source: Path
+    gcp_conn_id: str
+    artifacts_base: str
+    stages: dict[str, Stage]
+    targets: tuple[Target, ...]
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
+    task_retries: int = 0
+
+    def target(self, key: str) -> Target:
+        for target in self.targets:
+            if target.key == key:
+                return target
+        raise PipelineConfigError(f"{self.source}: no target with key {key!r}")
+
+
+def config_path() -> Path:
+    """The file to read: ``$CX_PIPELINE_CONFIG`` if set, else ``cx_config.json`` beside this module."""
+    override = os.environ.get(CONFIG_ENV, "").strip()
+    return Path(override).expanduser() if override else DEFAULT_CONFIG_PATH
+
+
+def default_artifacts_base() -> str:
+    """``file://<AIRFLOW_HOME>/cx-artifacts``: where releases, reports and backups go unless configured."""
+    home = os.environ.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
+    return (Path(home).absolute() / "cx-artifacts").as_uri()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
+    """Read and check the configuration (see the module docstring for its shape)."""
+    source = Path(path) if path is not None else config_path()
+    try:
+        raw = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineConfigError(
+            f"pipeline config {source} does not exist (set ${CONFIG_ENV} to another file)"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PipelineConfigError(f"pipeline config {source} is not readable JSON: {error}") from None
+    return parse_config(raw, source)
+
+
+def parse_config(raw: Any, source: Path = DEFAULT_CONFIG_PATH) -> PipelineConfig:
+    """Check a parsed JSON document and build the configuration from it."""
+    reader = _Reader(source)
+    doc = reader.mapping(raw, "the top level")
+    conn_id = reader.text(doc.get("gcp_conn_id", "google_cloud_default"), "gcp_conn_id")
+    stages_doc = reader.mapping(doc.get("stages"), "stages")
+    missing = [name for name in STAGES if name not in stages_doc]
+    if missing:
+        raise reader.error(
+            f"stages: {', '.join(missing)} missing; give an agent and an environment for each of {STAGES}"
+        )
+    stages = {name: reader.stage(name, stages_doc[name], conn_id) for name in STAGES}
+    agents = [stage.agent for stage in stages.values()]
+    if len(set(agents)) != len(agents):
+        raise reader.error("stages: dev, staging and prod must be three different agents")
+    return PipelineConfig(
+        source=source,
+        gcp_conn_id=conn_id,
+        artifacts_base=reader.text(doc.get("artifacts_base") or default_artifacts_base(), "artifacts_base"),
+        stages=stages,
+        targets=reader.targets(doc.get("targets"), stages, conn_id),
+        release=reader.release(doc.get("release", {})),
+        validation=reader.validation(doc.get("validation", {})),
+        backup=reader.backup(doc.get("backup", {})),
+        task_retries=reader.count(doc.get("task_retries", 0), "task_retries"),
+    )
+
+
+class _Reader:
+    """Type checks that name the offending key and the file."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def error(self, message: str) -> PipelineConfigError:
+        return PipelineConfigError(f"pipeline config {self.source}: {message}")
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(f"{where} must be a JSON object, got {type(value).__name__}")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"{where} must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    def fraction(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise self.error(f"{where} must be a number from 0 to 1, got {value!r}")
+        return float(value)
+
+    def count(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.error(f"{where} must be a whole number >= 0, got {value!r}")
+        return value
+
+    def severity(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or value.upper() not in SEVERITIES:
+            raise self.error(f"{where} must be one of {', '.join(SEVERITIES)}, got {value!r}")
+        return value.upper()
+
+    def schedule(self, value: Any, where: str) -> str | None:
+        return None if value is None else self.text(value, where)
+
+    def agent(self, value: Any, where: str) -> str:
+        name = self.text(value, where)
+        try:
+            parsed = parse_agent_name(name)
+        except InvalidResourceNameError as error:
+            raise self.error(f"{where}: {error}") from None
+        if parsed.name != parsed.agent_name:
+            raise self.error(f"{where}: {name!r} is not an agent; expected projects/P/locations/L/agents/A")
+        return name
+
+    def stage(self, name: str, value: Any, conn_id: str) -> Stage:
+        doc = self.mapping(value, f"stages.{name}")
+        return Stage(
+            name=name,
+            agent=self.agent(doc.get("agent"), f"stages.{name}.agent"),
+            environment=self.text(doc.get("environment"), f"stages.{name}.environment"),
+            gcp_conn_id=self.text(doc.get("gcp_conn_id", conn_id), f"stages.{name}.gcp_conn_id"),
+        )
+
+    def targets(self, value: Any, stages: dict[str, Stage], conn_id: str) -> tuple[Target, ...]:
+        if value is None:  # by default: what the release pipeline deploys to
+            return tuple(
+                Target(stage.name, stage.agent, (stage.environment,), stage.gcp_conn_id)
+                for stage in (stages["staging"], stages["prod"])
+            )
+        if not isinstance(value, list) or not value:
+            raise self.error("targets must be a non-empty list of {key, agent, environments}")
+        targets = []
+        for index, item in enumerate(value):
+            where = f"targets[{index}]"
+            doc = self.mapping(item, where)
+            key = self.text(doc.get("key"), f"{where}.key")
+            if not _KEY.match(key):
+                raise self.error(f"{where}.key {key!r} must be lowercase letters, digits, '-' or '_' (at most 40)")
+            environments = doc.get("environments")
+            if not isinstance(environments, list) or not environments:
+                raise self.error(f"{where}.environments must be a non-empty list of environment names")
+            targets.append(
+                Target(
+                    key=key,
+                    agent=self.agent(doc.get("agent"), f"{where}.agent"),
+                    environments=tuple(self.text(env, f"{where}.environments") for env in environments),
+                    gcp_conn_id=self.text(doc.get("gcp_conn_id", conn_id), f"{where}.gcp_conn_id"),
+                )
+            )
+        keys = [target.key for target in targets]
+        if len(set(keys)) != len(keys):
+            raise self.error(f"targets: keys must be unique, got {keys}")
+        return tuple(targets)
+
+    def release(self, value: Any) -> ReleaseSettings:
+        doc = self.mapping(value, "release")
+        defaults = ReleaseSettings()
+        smoke = doc.get("smoke_test", [])
+        if not isinstance(smoke, list) or not all(isinstance(row, dict) and row.get("text") for row in smoke):
+            raise self.error("release.smoke_test must be a list of {text, expected_intent, expected_page}")
+        poll_interval = doc.get("poll_interval", defaults.poll_interval)
+        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
+            raise self.error(f"release.poll_interval must be a positive number of seconds, got {poll_interval!r}")
+        deferrable = doc.get("deferrable_test_runs", defaults.deferrable_test_runs)
+        if not isinstance(deferrable, bool):
+            raise self.error(f"release.deferrable_test_runs must be true or false, got {deferrable!r}")
+        return ReleaseSettings(
+            lint_fail_on=self.severity(doc.get("lint_fail_on", defaults.lint_fail_on), "release.lint_fail_on"),
+            validate_fail_on=self.severity(
+                doc.get("validate_fail_on", defaults.validate_fail_on), "release.validate_fail_on"
+            ),
+            min_pass_rate=self.fraction(doc.get("min_pass_rate", defaults.min_pass_rate), "release.min_pass_rate"),
+            deferrable_test_runs=deferrable,
+            poll_interval=float(poll_interval),
+            smoke_test=tuple(dict(row) for row in smoke),
+            min_smoke_accuracy=self.fraction(
+                doc.get("min_smoke_accuracy", defaults.min_smoke_accuracy), "release.min_smoke_accuracy"
+            ),
+        )
+
+    def validation(self, value: Any) -> ValidationSettings:
+        doc = self.mapping(value, "validation")
+        defaults = ValidationSettings()
+        return ValidationSettings(
+            schedule=self.schedule(doc.get("schedule", defaults.schedule), "validation.schedule"),
+            fail_on=self.severity(doc.get("fail_on", defaults.fail_on), "validation.fail_on"),
+            min_pass_rate=self.fraction(doc.get("min_pass_rate", defaults.min_pass_rate), "validation.min_pass_rate"),
+            min_intent_coverage=self.fraction(
+                doc.get("min_intent_coverage", defaults.min_intent_coverage), "validation.min_intent_coverage"
+            ),
+            min_transition_coverage=self.fraction(
+                doc.get("min_transition_coverage", defaults.min_transition_coverage),
+                "validation.min_transition_coverage",
+            ),
+        )
+
+    def backup(self, value: Any) -> BackupSettings:
+        doc = self.mapping(value, "backup")
+        defaults = BackupSettings()
+        keep_last = self.count(doc.get("keep_last", defaults.keep_last), "backup.keep_last")
+        if keep_last < 1:
+            raise self.error("backup.keep_last must be at least 1 (the backup just taken)")
+        return BackupSettings(
+            schedule=self.schedule(doc.get("schedule", defaults.schedule), "backup.schedule"), keep_last=keep_last
+        )

@@ -1,0 +1,298 @@
+"""cx_release_promotion: promote a Dialogflow CX release from dev to staging to prod.
+
+    export dev (from its environment) -> lint -> staging: back up + restore -> validate -> test cases
+    -> create versions -> deploy environment -> human approval -> prod: the same -> smoke test prod
+
+The release package is what dev's environment serves. Before the approval, the release notes (a
+diff of prod's current draft against the package) are written and linked in the approval request.
+A failed gate after a restore rolls that agent back automatically: its environment returns to the
+versions it served before and its draft is restored from the backup taken just before the restore.
+Everything the run produces (package, backups, reports, release notes, summary) goes to one release
+folder, ``<artifacts_base>/releases/<release_id>/``.
+
+Agents, environments and thresholds come from the pipeline config (see ``cx_pipeline_config``); the
+stage agents, environments, release id and artifacts base can be overridden per run with params.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, chain, task
+from cx_pipeline_config import load_config
+
+from airflow_provider_cx.operators.create_versions import CXCreateVersionsOperator
+from airflow_provider_cx.operators.deploy_environment import CXDeployEnvironmentOperator
+from airflow_provider_cx.operators.detect_intent import CXDetectIntentOperator
+from airflow_provider_cx.operators.diff_packages import CXDiffAgentPackagesOperator
+from airflow_provider_cx.operators.export_agent import CXExportAgentOperator
+from airflow_provider_cx.operators.lint_package import CXLintAgentPackageOperator
+from airflow_provider_cx.operators.restore_agent import CXRestoreAgentOperator
+from airflow_provider_cx.operators.rollback_environment import CXRollbackEnvironmentOperator
+from airflow_provider_cx.operators.run_test_cases import CXRunTestCasesOperator
+from airflow_provider_cx.operators.validate_agent import CXValidateAgentOperator
+
+CONFIG = load_config()
+SETTINGS = CONFIG.release
+FOLDER = "{{ ti.xcom_pull(task_ids='prepare_release', key='folder') }}"
+RELEASE_ID = "{{ ti.xcom_pull(task_ids='prepare_release', key='release_id') }}"
+#: The gates in pipeline order with the kind of result each reports (for the summary).
+GATES = [
+    ("export_dev", "export"),
+    ("lint_package", "lint"),
+    ("diff_release", "diff"),
+    *(
+        (f"{step}_staging", kind)
+        for step, kind in (
+            ("restore", "restore"),
+            ("validate", "validate"),
+            ("test", "test"),
+            ("version", "versions"),
+            ("deploy", "deploy"),
+        )
+    ),
+    ("approve_prod", "approval"),
+    *(
+        (f"{step}_prod", kind)
+        for step, kind in (
+            ("restore", "restore"),
+            ("validate", "validate"),
+            ("test", "test"),
+            ("version", "versions"),
+            ("deploy", "deploy"),
+        )
+    ),
+    ("smoke_test_prod", "smoke"),
+    ("rollback_staging", "rollback"),
+    ("rollback_prod", "rollback"),
+]
+#: XCom keys holding each gate's result when it is not the return value (pushed before the gate fails).
+RESULT_KEYS = {
+    "test_staging": "cx_test_run",
+    "test_prod": "cx_test_run",
+    "version_staging": "cx_versions",
+    "version_prod": "cx_versions",
+    "smoke_test_prod": "cx_detect_intent",
+}
+
+APPROVAL_BODY = """\
+{% set tests = ti.xcom_pull(task_ids='test_staging', key='cx_test_run') %}
+{% set diff = ti.xcom_pull(task_ids='diff_release') %}
+Release **{{ ti.xcom_pull(task_ids='prepare_release', key='release_id') }}** passed staging
+(`{{ params.staging_agent }}`, environment {{ params.staging_environment }}):
+{{ tests['passed'] }} of {{ tests['total'] }} test cases passed.
+
+Changes against prod's current agent:
+{% for kind, n in diff['summary'] | dictsort %}
+- {{ kind }}: {{ n.get('added', 0) }} added, {{ n.get('removed', 0) }} removed, {{ n.get('changed', 0) }} changed
+{% else %}
+- none
+{% endfor %}
+
+Release notes: {{ diff['reports']['markdown'] }}
+
+Approve to deploy it to prod (`{{ params.prod_agent }}`, environment {{ params.prod_environment }}).
+"""
+
+
+@task(multiple_outputs=True)
+def prepare_release(params: Any = None, run_id: Any = None, dag_run: Any = None) -> dict[str, str]:
+    """Fix the release id and folder for this run; refuse a run whose stages are not three agents."""
+    from cx_pipeline_results import check_release_id, release_id_for
+
+    from airflow_provider_cx import storage
+
+    agents = [params["dev_agent"], params["staging_agent"], params["prod_agent"]]
+    if len(set(agents)) != 3:
+        raise ValueError(f"dev, staging and prod must be three different agents, got {agents}")
+    release_id = check_release_id(params["release_id"] or release_id_for(run_id, dag_run.run_after))
+    folder = storage.uri_of(storage.join(params["artifacts_base"], "releases", release_id))
+    return {"release_id": release_id, "folder": folder}
+
+
+@task(trigger_rule="one_failed", multiple_outputs=True)
+def plan_rollback(stage: str, ti: Any = None) -> dict[str, Any]:
+    """Runs when a gate of ``stage`` failed; skips unless that agent was restored (else nothing changed)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    backup = ti.xcom_pull(task_ids=f"restore_{stage}", key="backup_uri")
+    if not backup:
+        raise AirflowSkipException(f"{stage} was never restored in this run: nothing to roll back")
+    before = ti.xcom_pull(task_ids=f"deploy_{stage}", key="cx_environment_before")
+    return {"restore_from": backup, "previous_configuration": before}
+
+
+@task(trigger_rule="all_done")
+def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -> dict[str, Any]:
+    """Write summary.json and summary.md into the release folder; return the outcome and where they are."""
+    import json
+
+    from airflow.sdk.exceptions import AirflowFailException
+    from cx_pipeline_results import release_summary, release_summary_markdown
+
+    from airflow_provider_cx import storage
+
+    folder = ti.xcom_pull(task_ids="prepare_release", key="folder")
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])[dag_run.run_id]
+    results = {
+        task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES
+    }
+    summary = release_summary(
+        release_id=ti.xcom_pull(task_ids="prepare_release", key="release_id"),
+        folder=folder,
+        stages={
+            stage: {"agent": params[f"{stage}_agent"], "environment": params[f"{stage}_environment"]}
+            for stage in ("dev", "staging", "prod")
+        },
+        gates=GATES,
+        states=states,
+        results=results,
+        versions={stage: ti.xcom_pull(task_ids=f"version_{stage}") for stage in ("staging", "prod")},
+    )
+    json_uri = storage.write_bytes(storage.join(folder, "summary.json"), json.dumps(summary, indent=2).encode())
+    markdown_uri = storage.write_bytes(storage.join(folder, "summary.md"), release_summary_markdown(summary).encode())
+    print(release_summary_markdown(summary))
+    if summary["outcome"].startswith("failed") or summary["failed_rollbacks"]:
+        # This task is the run's only leaf: failing here is what marks the run failed.
+        raise AirflowFailException(f"release {summary['release_id']} {summary['outcome']}; summary: {markdown_uri}")
+    return {"outcome": summary["outcome"], "summary": json_uri, "markdown": markdown_uri}
+
+
+def promote(stage: str) -> list[Any]:
+    """Back up and restore the release into ``stage``, validate, test, version and deploy it."""
+    agent, environment = f"{{{{ params.{stage}_agent }}}}", f"{{{{ params.{stage}_environment }}}}"
+    common = {"agent": agent, "gcp_conn_id": CONFIG.stages[stage].gcp_conn_id}
+    checks = [
+        CXRestoreAgentOperator(
+            task_id=f"restore_{stage}",
+            source="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
+            backup_to=f"{FOLDER}/backups/{stage}-before.zip",
+            poll_interval=SETTINGS.poll_interval,
+            **common,
+        ),
+        CXValidateAgentOperator(
+            task_id=f"validate_{stage}",
+            fail_on=SETTINGS.validate_fail_on,
+            report_to=f"{FOLDER}/reports/{stage}",
+            **common,
+        ),
+        CXRunTestCasesOperator(
+            task_id=f"test_{stage}",
+            min_pass_rate=SETTINGS.min_pass_rate,
+            report_destination=f"{FOLDER}/reports/{stage}",
+            deferrable=SETTINGS.deferrable_test_runs,
+            poll_interval=SETTINGS.poll_interval,
+            **common,
+        ),
+    ]
+    versions = CXCreateVersionsOperator(
+        task_id=f"version_{stage}",
+        release_id=RELEASE_ID,
+        description=f"Promoted by cx_release_promotion to {stage}.",
+        poll_interval=SETTINGS.poll_interval,
+        **common,
+    )
+    deploy = CXDeployEnvironmentOperator(
+        task_id=f"deploy_{stage}",
+        environment=environment,
+        versions=versions.output,
+        create_if_missing=True,
+        poll_interval=SETTINGS.poll_interval,
+        **common,
+    )
+    return [*checks, versions, deploy]
+
+
+def roll_back(stage: str, gates: list[Any]) -> Any:
+    """Roll ``stage`` back when any of its gates failed after the restore."""
+    plan = plan_rollback.override(task_id=f"plan_rollback_{stage}")(stage)
+    gates >> plan
+    rollback = CXRollbackEnvironmentOperator(
+        task_id=f"rollback_{stage}",
+        agent=f"{{{{ params.{stage}_agent }}}}",
+        gcp_conn_id=CONFIG.stages[stage].gcp_conn_id,
+        environment=f"{{{{ params.{stage}_environment }}}}",
+        previous_configuration=plan["previous_configuration"],
+        restore_from=plan["restore_from"],
+        use_history=False,
+        delete_created_environment=True,
+        poll_interval=SETTINGS.poll_interval,
+    )
+    return rollback
+
+
+def stage_params() -> dict[str, Param]:
+    params = {}
+    for name, stage in CONFIG.stages.items():
+        params[f"{name}_agent"] = Param(stage.agent, type="string", description=f"{name} agent (resource name)")
+        params[f"{name}_environment"] = Param(stage.environment, type="string", description=f"{name} environment")
+    return params
+
+
+with DAG(
+    dag_id="cx_release_promotion",
+    description="Promote a Dialogflow CX release dev -> staging -> prod with gates, approval and rollback",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,  # two releases at once would race on the same staging and prod agents
+    default_args={"retries": CONFIG.task_retries, "retry_delay": timedelta(seconds=30)},
+    params={
+        **stage_params(),
+        "release_id": Param("", type="string", description="release id; empty: rel-<time>-<run hash>"),
+        "artifacts_base": Param(CONFIG.artifacts_base, type="string", description="where release folders go"),
+    },
+    tags=["dialogflow-cx", "release"],
+):
+    release = prepare_release()
+    export_dev = CXExportAgentOperator(
+        task_id="export_dev",
+        agent="{{ params.dev_agent }}",
+        environment="{{ params.dev_environment }}",
+        destination=f"{FOLDER}/dev-export.zip",
+        gcp_conn_id=CONFIG.stages["dev"].gcp_conn_id,
+        poll_interval=SETTINGS.poll_interval,
+    )
+    lint = CXLintAgentPackageOperator(
+        task_id="lint_package",
+        source="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
+        fail_on=SETTINGS.lint_fail_on,
+        report_to=f"{FOLDER}/reports/lint",
+    )
+    export_prod = CXExportAgentOperator(
+        task_id="export_prod_current",
+        agent="{{ params.prod_agent }}",
+        destination=f"{FOLDER}/prod-current.zip",
+        gcp_conn_id=CONFIG.stages["prod"].gcp_conn_id,
+        poll_interval=SETTINGS.poll_interval,
+    )
+    diff = CXDiffAgentPackagesOperator(
+        task_id="diff_release",
+        base="{{ ti.xcom_pull(task_ids='export_prod_current')['uri'] }}",
+        target="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
+        report_to=f"{FOLDER}/reports",
+        title=f"Release {RELEASE_ID}: changes against prod",
+    )
+    staging = promote("staging")
+    approval = ApprovalOperator(
+        task_id="approve_prod",
+        subject=f"Promote release {RELEASE_ID} to prod?",
+        body=APPROVAL_BODY,
+    )
+    prod = promote("prod")
+    smoke = CXDetectIntentOperator(
+        task_id="smoke_test_prod",
+        agent="{{ params.prod_agent }}",
+        gcp_conn_id=CONFIG.stages["prod"].gcp_conn_id,
+        environment="{{ params.prod_environment }}",
+        utterances=list(SETTINGS.smoke_test),
+        min_accuracy=SETTINGS.min_smoke_accuracy,
+    )
+
+    chain(release, export_dev, lint, *staging, approval, *prod, smoke)
+    export_dev >> export_prod >> diff >> approval
+
+    rollbacks = [roll_back("staging", staging), roll_back("prod", [*prod, smoke])]
+    [smoke, *rollbacks] >> summarize_release()

@@ -8,6 +8,11 @@ from typing import Any
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
+from airflow_provider_cx.operators.environment_history import (
+    MAX_DESCRIPTION,
+    before_release,
+    marked_description,
+)
 from airflow_provider_cx.operators.errors import (
     CXGateFailedError,
     CXInvalidInputError,
@@ -37,6 +42,15 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     deployed: roll back with the recorded configuration). An environment that already serves the
     given versions is left alone.
 
+    With ``release_id`` the deploy writes the line ``[airflow-cx release: <release_id>]`` into the
+    environment's description (replacing an earlier release's line; other lines are kept), in the
+    same UpdateEnvironment that changes the versions, or just before the first DeployFlow. A rerun of
+    the same release (a retried task whose first try already changed the environment) then reports
+    as previous what the environment served *before* the release, found in LookupEnvironmentHistory
+    (see :mod:`.environment_history`), so a rollback from it undoes the release. Without
+    ``release_id`` a rerun after success records the release's own versions as previous: pass the
+    release id in pipelines that roll back.
+
     :param environment: display name, id or resource name of the environment (templated).
     :param versions: the flow versions to serve (templated): the ``{flow: version name}`` mapping
         :class:`~airflow_provider_cx.operators.create_versions.CXCreateVersionsOperator` returns
@@ -46,11 +60,13 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         from the start flow.
     :param environment_description: description of a created environment (templated).
     :param method: ``"update_environment"`` or ``"deploy_flow"``.
-    :param deferrable: wait for deployments in the triggerer (creating an environment waits in the
-        worker: its outcome must be checked before anything else happens).
+    :param release_id: the release being deployed (templated), e.g. the one given to
+        :class:`~airflow_provider_cx.operators.create_versions.CXCreateVersionsOperator`; one line
+        without ``]``. ``None`` writes no release line (and removes a stale one).
 
-    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
-    ``poll_interval``, ``operation_timeout`` (see :class:`.CXLongRunningOperator`).
+    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``, ``deferrable``,
+    ``poll_interval``, ``operation_timeout``, ``api_retry_policy``, ``api_max_attempts`` (see
+    :class:`.CXLongRunningOperator`).
 
     XCom ``cx_environment_before`` (pushed before any change): ``{"environment": name,
     "display_name": str, "created": bool, "version_configs": [version names served before]}``.
@@ -58,7 +74,9 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     bool, "previous_version_configs": [names], "version_configs": [names now served],
     "deployments": [Deployment names, deploy_flow only]}``. ``previous_version_configs`` is what
     :class:`~airflow_provider_cx.operators.rollback_environment.CXRollbackEnvironmentOperator` restores;
-    it is empty for a created environment. Links: the agent and its environments in the CX console.
+    it is empty for a created environment. ``created`` is true when this release created the
+    environment (also on a rerun); ``changed`` is whether this run changed anything. Links: the agent
+    and its environments in the CX console.
     """
 
     template_fields: Sequence[str] = (
@@ -66,6 +84,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         "environment",
         "versions",
         "environment_description",
+        "release_id",
     )
     operator_extra_links = (CXAgentLink(), CXEnvironmentLink())
 
@@ -77,6 +96,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         create_if_missing: bool = False,
         environment_description: str = "",
         method: str = UPDATE_ENVIRONMENT,
+        release_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +105,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         self.create_if_missing = create_if_missing
         self.environment_description = environment_description
         self.method = method
+        self.release_id = release_id
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -95,6 +116,19 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         if self.method not in METHODS:
             raise CXInvalidInputError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         self.version_names  # noqa: B018  (validates)
+        release = self.release_id
+        if release is not None:
+            if not isinstance(release, str) or not release.strip():
+                raise CXInvalidInputError(f"release_id must be a non-empty string or None, got {release!r}")
+            if "\n" in release or "\r" in release or "]" in release or len(release) > MAX_DESCRIPTION // 2:
+                raise CXInvalidInputError(
+                    f"release_id {release[:100]!r} must be one line without ']' of at most {MAX_DESCRIPTION // 2} "
+                    "characters"
+                )
+
+    @property
+    def release(self) -> str | None:
+        return self.release_id.strip() if self.release_id else None
 
     @property
     def version_names(self) -> list[str]:
@@ -132,9 +166,9 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         self.check_inputs()
         self.persist_agent_link(context)
-        environment, created = self.find_or_create_environment()
+        environment, created_now = self.find_or_create_environment()
         self.persist_environment_link(context, environment.name)
-        previous = [] if created else [config.version for config in environment.version_configs]
+        previous, created = self.configuration_before(environment, created_now)
         state = {
             "environment": environment.name,
             "display_name": environment.display_name,
@@ -154,12 +188,30 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         )
         current = [config.version for config in environment.version_configs]
         pending = [name for name in self.version_names if name not in current]
-        if created or not pending:
+        if created_now or not pending:
             self.log.info("environment %s already serves the given versions", environment.name)
-            return self.summary(environment, state, changed=created)
+            return self.summary(environment, state, changed=created_now)
         if self.method == UPDATE_ENVIRONMENT:
             return self.update_environment(context, environment, state)
+        if marked_description(environment.description, self.release) != environment.description:
+            return self.mark_release(context, environment, pending, state)
         return self.deploy_next(context, pending, state)
+
+    def configuration_before(self, environment: Any, created_now: bool) -> tuple[list[str], bool]:
+        """``(versions served before the release, whether the release created the environment)``."""
+        if created_now:
+            return [], True
+        if self.release:
+            before = before_release(self.hook, environment, self.release)
+            if before is not None:
+                self.log.info(
+                    "environment %s already carries release %s (a rerun); before it: %s",
+                    environment.name,
+                    self.release,
+                    "nothing (the release created it)" if before.created else before.version_configs,
+                )
+                return before.version_configs, before.created
+        return [config.version for config in environment.version_configs], False
 
     def find_or_create_environment(self) -> tuple[Any, bool]:
         existing = self.find_environment()
@@ -193,7 +245,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         client = self.hook.get_environments_client(self.agent_name)
         wanted = Environment(
             display_name=display_name,
-            description=self.environment_description,
+            description=marked_description(self.environment_description, self.release),
             version_configs=[Environment.VersionConfig(version=name) for name in self.version_names],
         )
         outcome = create_or_adopt(
@@ -217,17 +269,42 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         given = {flow_of(name): name for name in self.version_names}
         kept = [c.version for c in environment.version_configs if flow_of(c.version) not in given]
         target = [*kept, *given.values()]
+        update = Environment(
+            name=environment.name, version_configs=[Environment.VersionConfig(version=v) for v in target]
+        )
+        paths = ["version_configs"]
+        description = marked_description(environment.description, self.release)
+        if description != environment.description:
+            update.description = description
+            paths.append("description")
         client = self.hook.get_environments_client(environment.name)
         operation = self.api_call(
             client.update_environment,
             what=f"updating environment {environment.name}",
-            environment=Environment(
-                name=environment.name, version_configs=[Environment.VersionConfig(version=v) for v in target]
-            ),
-            update_mask={"paths": ["version_configs"]},
+            environment=update,
+            update_mask={"paths": paths},
         )
         self.log.info("updating environment %s to %s", environment.name, ", ".join(target))
         return self.wait_or_defer(context, operation, result_type=Environment, then="finish_update", state=state)
+
+    def mark_release(self, context: Any, environment: Any, pending: list[str], state: dict[str, Any]) -> Any:
+        """Write the release line before the first DeployFlow, so that a rerun can tell what came before."""
+        from google.cloud.dialogflowcx_v3 import Environment
+
+        description = marked_description(environment.description, self.release)
+        client = self.hook.get_environments_client(environment.name)
+        operation = self.api_call(
+            client.update_environment,
+            what=f"setting the release line of environment {environment.name}",
+            environment=Environment(name=environment.name, description=description),
+            update_mask={"paths": ["description"]},
+        )
+        return self.wait_or_defer(
+            context, operation, result_type=Environment, then="after_mark", state={**state, "pending": pending}
+        )
+
+    def after_mark(self, context: Any, result: Any, pending: list[str], **state: Any) -> Any:
+        return self.deploy_next(context, pending, state)
 
     def finish_update(self, context: Any, result: Any, **state: Any) -> dict[str, Any]:
         return self.summary(result, state, changed=True)

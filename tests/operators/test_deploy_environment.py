@@ -26,6 +26,7 @@ from airflow_provider_cx.links import CXEnvironmentLink
 from airflow_provider_cx.operators.create_versions import CXCreateVersionsOperator
 from airflow_provider_cx.operators.deploy_environment import CXDeployEnvironmentOperator
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError, CXResourceNotFoundError
+from airflow_provider_cx.operators.rollback_environment import CXRollbackEnvironmentOperator
 
 
 def operator(agent: str, environment: str, versions: Any, **kwargs: Any) -> CXDeployEnvironmentOperator:
@@ -42,6 +43,23 @@ def release(agent: str, release_id: str = "r2") -> dict[str, str]:
 
 def display_name_of(server: Any, environment: str) -> str:
     return server.client(cx.EnvironmentsClient).get_environment(name=environment).display_name
+
+
+def description_of(server: Any, environment: str) -> str:
+    return server.client(cx.EnvironmentsClient).get_environment(name=environment).description
+
+
+def history_length(server: Any, environment: str) -> int:
+    return len(list(server.client(cx.EnvironmentsClient).lookup_environment_history(name=environment)))
+
+
+def roll_back(agent: str, recorded: Any, **kwargs: Any) -> dict[str, Any]:
+    task = CXRollbackEnvironmentOperator(
+        task_id="rollback", agent=agent, previous_configuration=recorded, gcp_conn_id=CONN_ID, deferrable=False, **FAST
+    )
+    for name, value in kwargs.items():
+        setattr(task, name, value)
+    return task.execute(make_context())
 
 
 def test_update_environment_points_it_at_the_release_and_records_the_previous_pins(sample_agent, cx_connection):
@@ -107,6 +125,86 @@ def test_already_deployed_changes_nothing(sample_agent, cx_connection):
     assert result["previous_version_configs"] == result["version_configs"]
     again = cx_connection.client(cx.EnvironmentsClient).lookup_environment_history(name=environment)
     assert len(list(again)) == len(list(history))
+
+
+@pytest.mark.parametrize("method", ["update_environment", "deploy_flow"])
+def test_a_rerun_of_the_same_release_reports_what_came_before_it_and_rollback_restores_that(
+    sample_agent, cx_connection, method
+):
+    environment = new_environment(cx_connection, sample_agent)
+    before = environment_pins(cx_connection, environment)
+    versions = release(sample_agent, "r2")
+    first = operator(sample_agent, environment, versions, release_id="r2", method=method).execute(make_context())
+    assert sorted(first["previous_version_configs"]) == before
+    assert description_of(cx_connection, environment).splitlines()[-1] == "[airflow-cx release: r2]"
+    entries = history_length(cx_connection, environment)
+
+    context = make_context()
+    again = operator(sample_agent, environment, versions, release_id="r2", method=method).execute(context)
+
+    assert again["changed"] is False
+    assert sorted(again["previous_version_configs"]) == before  # not the release's own versions
+    assert sorted(again["version_configs"]) == sorted(versions.values())
+    assert sorted(context["ti"].xcom["cx_environment_before"]["version_configs"]) == before
+    assert history_length(cx_connection, environment) == entries  # the rerun changed nothing
+    rolled_back = roll_back(sample_agent, context["ti"].xcom["cx_environment_before"])
+    assert rolled_back["environment_action"] == "updated"
+    assert environment_pins(cx_connection, environment) == before
+
+
+def test_a_rerun_after_a_partly_applied_release_finishes_it_and_still_reports_what_came_before(
+    sample_agent, cx_connection
+):
+    environment = new_environment(cx_connection, sample_agent)
+    before = environment_pins(cx_connection, environment)
+    versions = release(sample_agent, "r2")
+    # The first try deployed one flow and died.
+    operator(sample_agent, environment, {"Transfers": versions["Transfers"]}, release_id="r2").execute(make_context())
+
+    result = operator(sample_agent, environment, versions, release_id="r2", method="deploy_flow").execute(
+        make_context()
+    )
+
+    assert result["changed"] is True
+    assert sorted(result["previous_version_configs"]) == before
+    assert environment_pins(cx_connection, environment) == sorted(versions.values())
+    roll_back(sample_agent, result)
+    assert environment_pins(cx_connection, environment) == before
+
+
+def test_the_next_release_replaces_the_release_line_and_keeps_the_rest_of_the_description(sample_agent, cx_connection):
+    environment = new_environment(cx_connection, sample_agent)
+    client = cx_connection.client(cx.EnvironmentsClient)
+    described = cx.Environment(name=environment, description="Production.\nOwner: platform team")
+    wait_for(client.update_environment(environment=described, update_mask={"paths": ["description"]}))
+    r2 = release(sample_agent, "r2")
+    operator(sample_agent, environment, r2, release_id="r2").execute(make_context())
+    r3 = release(sample_agent, "r3")
+
+    result = operator(sample_agent, environment, r3, release_id="r3").execute(make_context())
+
+    assert sorted(result["previous_version_configs"]) == sorted(r2.values())
+    assert description_of(cx_connection, environment) == "Production.\nOwner: platform team\n[airflow-cx release: r3]"
+    again = operator(sample_agent, environment, r3, release_id="r3").execute(make_context())
+    assert sorted(again["previous_version_configs"]) == sorted(r2.values())
+    operator(sample_agent, environment, r2).execute(make_context())  # no release id: the stale line goes
+    assert description_of(cx_connection, environment) == "Production.\nOwner: platform team"
+
+
+def test_a_rerun_of_the_release_that_created_the_environment_reports_it_as_created(sample_agent, cx_connection):
+    versions = release(sample_agent)
+    name = unique_name("staging")
+    created = operator(sample_agent, name, versions, create_if_missing=True, release_id="r2").execute(make_context())
+    context = make_context()
+
+    again = operator(sample_agent, name, versions, create_if_missing=True, release_id="r2").execute(context)
+
+    assert (again["created"], again["changed"], again["previous_version_configs"]) == (True, False, [])
+    assert context["ti"].xcom["cx_environment_before"]["created"] is True
+    result = roll_back(sample_agent, context["ti"].xcom["cx_environment_before"], delete_created_environment=True)
+    assert result["environment_action"] == "deleted"
+    listed = cx_connection.client(cx.EnvironmentsClient).list_environments(parent=sample_agent)
+    assert created["environment"] not in [e.name for e in listed]
 
 
 def test_create_if_missing_creates_once_and_a_rerun_adopts(sample_agent, cx_connection):
@@ -192,6 +290,8 @@ def test_bad_input_is_refused_with_a_clear_error_and_no_change(sample_agent, cx_
         (CXInvalidInputError, "versions is empty", {"versions": {}}),
         (CXInvalidInputError, "mapping or a list", {"versions": "{'Transfers': 'x'}"}),
         (CXInvalidInputError, "method must be one of", {"method": "replace"}),
+        (CXInvalidInputError, "release_id 'r2]' must be one line without", {"release_id": "r2]"}),
+        (CXInvalidInputError, "release_id must be a non-empty string", {"release_id": " "}),
         (CXResourceNotFoundError, "versions/99", {"versions": [f"{flow}/versions/99"]}),
         (
             CXInvalidInputError,
@@ -214,11 +314,14 @@ def test_templated_fields_render(sample_agent, cx_connection):
         "{{ params.environment }}",
         ["{{ params.version }}"],
         environment_description="release {{ ds }}",
+        release_id="{{ params.release }}",
     )
-    render(op, make_context(op, params={"agent": sample_agent, "environment": "prod", "version": "v"}))
-    assert (op.agent, op.environment, op.versions, op.environment_description) == (
+    params = {"agent": sample_agent, "environment": "prod", "version": "v", "release": "r9"}
+    render(op, make_context(op, params=params))
+    assert (op.agent, op.environment, op.versions, op.environment_description, op.release_id) == (
         sample_agent,
         "prod",
         ["v"],
         "release 2024-05-17",
+        "r9",
     )

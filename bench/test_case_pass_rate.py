@@ -7,7 +7,11 @@ by evidence from the package:
 
 - stale expectation (recording date): the turn differs only in dates, and replaying the test with the
   reference date set to the day before its earliest recorded date makes the turn match;
-- stale expectation (not in agent): the expected text, page, intent or flow exists nowhere in the package;
+- stale expectation (not in agent): the expected text, page, intent or flow exists nowhere in the package,
+  the expected text shows a parameter reference (``$session.params.x`` left unresolved) that no
+  fulfillment in the package contains, or a parameter the recording shows could not have that value:
+  the value is not an entry of the parameter's entity type, or none of the entry's synonyms shares a
+  word with what the user said when the value appeared;
 - ambiguous agent data: the user's words are a training phrase of both the expected and the actual intent;
 - needs webhook: the turn called a webhook (unreachable here) and the expected output has values only
   a webhook response could supply (our text still shows an unresolved reference), or a route depends on it;
@@ -85,6 +89,94 @@ def package_texts(package: AgentPackage) -> list[re.Pattern[str]]:
     return patterns
 
 
+def unresolved_reference(package: AgentPackage, want: list[str]) -> str:
+    """Evidence that a recorded text came from another fulfillment: it shows a reference none has."""
+    texts = [t for p in package_texts_raw(package) for t in [p]]
+    for text in want:
+        for ref in _REF.findall(text):
+            if not any(ref in t for t in texts):
+                return f"the recorded text shows {ref} unresolved, and no fulfillment in the package refers to it"
+    return ""
+
+
+def unreachable_value(package: AgentPackage, test: dict[str, Any], index: int, output: dict[str, Any]) -> str:
+    """Evidence that a recorded parameter value cannot come from the package's entity types."""
+    turns = test["testCaseConversationTurns"]
+    expected = (turns[index].get("virtualAgentOutput") or {}).get("sessionParameters") or {}
+    got = output.get("sessionParameters") or {}
+    for name, value in expected.items():
+        if not isinstance(value, str) or value == got.get(name):
+            continue
+        entity = entity_type_of(package, name)
+        if entity is None or entity.data.get("kind") == "KIND_REGEXP":
+            continue
+        entries = {str(e.get("value")): e for e in package.entities(entity)}
+        if any(str(e.get("value", "")).startswith("@") for e in entries.values()):
+            continue  # composite: values come from other types
+        if value not in entries:
+            return f"{name}={value!r} is not an entry of @{entity.display_name}"
+        said = said_when(turns, index, name, value)
+        synonyms = entries[value].get("synonyms") or [value]
+        heard = set(normalised(said).split())
+        if said and not any(heard & set(normalised(syn).split()) for syn in synonyms):
+            return (
+                f"{name}={value!r} after the user said {said!r}, but no synonym of that entry "
+                f"({', '.join(repr(x) for x in synonyms[:4])}) shares a word with it"
+            )
+    return ""
+
+
+def entity_type_of(package: AgentPackage, name: str) -> Any:
+    """The custom entity type of a form parameter or intent parameter called ``name``, if one."""
+    folded = name.casefold()
+    types = []
+    for flow in package.flows:
+        for page in flow.pages:
+            for param in (page.data.get("form") or {}).get("parameters", []):
+                if str(param.get("displayName", "")).strip().casefold() == folded:
+                    types.append(str(param.get("entityType", "")))
+    for intent in package.intents:
+        for param in intent.data.get("parameters", []):
+            if str(param.get("id", "")).casefold() == folded:
+                types.append(str(param.get("entityType", "")))
+    custom = {t.lstrip("@") for t in types if t and not t.startswith("@sys.")}
+    if len(custom) != 1:
+        return None
+    return package.entity_type(custom.pop())
+
+
+def said_when(turns: list[dict[str, Any]], index: int, name: str, value: str) -> str:
+    """What the user said on the turn where the recording first shows ``name = value``."""
+    for turn in turns[: index + 1]:
+        params = (turn.get("virtualAgentOutput") or {}).get("sessionParameters") or {}
+        if params.get(name) == value:
+            return str((((turn.get("userInput") or {}).get("input") or {}).get("text") or {}).get("text", ""))
+    return ""
+
+
+def package_texts_raw(package: AgentPackage) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            text = node.get("text")
+            if isinstance(text, dict) and isinstance(text.get("text"), list):
+                found.extend(str(t) for t in text["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for flow in package.flows:
+        walk(flow.data)
+        for res in (*flow.pages, *flow.route_groups):
+            walk(res.data)
+    for group in package.route_groups:
+        walk(group.data)
+    return found
+
+
 def earliest_date(test: dict[str, Any]) -> dt.date | None:
     dates = []
     for turn in test.get("testCaseConversationTurns", []):
@@ -129,8 +221,12 @@ def _explain(
     called: bool,
 ) -> tuple[str, str]:
     kind = diff["type"]
-    if kind == "UTTERANCE":
+    if kind in ("UTTERANCE", "PAGE", "FLOW"):
         want = [squash(" ".join(r.get("text", []))) for r in expected.get("textResponses", [])]
+        stale = unresolved_reference(package, want) or unreachable_value(package, test, index, output)
+        if stale:
+            return "stale expectation (not in agent)", stale
+    if kind == "UTTERANCE":
         got = [squash(" ".join(r.get("text", []))) for r in output.get("textResponses", [])]
         if [_DATE.sub("<date>", w) for w in want] == [_DATE.sub("<date>", g) for g in got] and want != got:
             day = earliest_date(test)

@@ -25,6 +25,9 @@ DEFAULT_THRESHOLD = 0.3
 ANNOTATED_WORD = 0.6
 # Weight of an entity slot feature: an entity alone is weaker evidence than a word.
 SLOT_WEIGHT = 1.0
+# IDF counts a word seen in fewer phrases as seen in this many: one stray example ("that info is not
+# correct") must not outweigh a word an intent's phrases use again and again ("flight").
+MIN_DOC_FREQ = 3
 # Weight of a word no training phrase contains: it says nothing about any intent.
 UNKNOWN_WORD = 1.0
 
@@ -158,7 +161,7 @@ class AgentIndex:
                 exact={p.key for p in phrases},
             )
         total = max(sum(len(info.phrases) for info in infos.values()), 1)
-        idf = {tok: 1.0 + math.log(total / df) for tok, df in doc_freq.items()}
+        idf = {tok: 1.0 + math.log(total / max(df, MIN_DOC_FREQ)) for tok, df in doc_freq.items()}
         self._weights[language] = idf
         for info in infos.values():
             _vectorise(info, idf)

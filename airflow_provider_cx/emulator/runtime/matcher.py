@@ -3,7 +3,8 @@
 Every training phrase is a vector of features: stemmed words (:mod:`text`), one slot feature per
 annotated part (``@sys.date``, weight 1) and the words inside annotated parts at 60% weight (they
 are an example value: weaker evidence of the intent than the words around them). Words weigh
-``idf(t) = 1 + ln(N / df(t))`` over the agent's N training phrases. The utterance becomes a vector
+``idf(t) = 1 + ln(N / max(df(t), 3))`` over the agent's N training phrases (a word in one or two
+phrases is no more telling than one in three). The utterance becomes a vector
 the same way, per intent: its mentions of that intent's parameter entity types become slot features
 (every type mentioning the span: "SFO" is both ``@airport-codes`` and ``@origin-city``), their words
 kept at 60%, so "fly on March 3rd" meets "fly on @sys.date"; a word no phrase contains weighs 1.

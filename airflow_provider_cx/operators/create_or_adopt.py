@@ -65,6 +65,7 @@ def create_or_adopt(
     location_name: str,
     pending_metadata: str | None = None,
     timeout: float | None = None,
+    wait: Callable[[Operation], T] | None = None,
 ) -> Outcome[T]:
     """Find-or-create ``what`` once (see the module docstring).
 
@@ -75,6 +76,9 @@ def create_or_adopt(
         ``google.cloud.dialogflow.cx.v3.CreateVersionOperationMetadata``); ``None`` when the server
         itself refuses duplicates (ALREADY_EXISTS), so only our own operation needs to settle.
     :param timeout: seconds to wait for one operation.
+    :param wait: waits for the started create and returns the resource (default: in this process,
+        with the hook). A deferrable operator passes one that defers: its ``TaskDeferred`` passes
+        through unchanged, and the operator resumes with the operation's result.
     """
     started: list[str] = []
 
@@ -86,7 +90,7 @@ def create_or_adopt(
         try:
             operation = _start(create)
             started.append(operation.operation.name)
-            result = _wait(hook, operation, timeout)
+            result = wait(operation) if wait else _wait(hook, operation, timeout)
         except _AlreadyExists:
             found = find()
             if found is None:

@@ -63,12 +63,15 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     :param release_id: the release being deployed (templated), e.g. the one given to
         :class:`~airflow_provider_cx.operators.create_versions.CXCreateVersionsOperator`; one line
         without ``]``. ``None`` writes no release line (and removes a stale one).
+    :param deferrable: wait for the creation and the deployments in the triggerer (a create whose
+        outcome is unknown after an ambiguous error is first settled in the worker, see
+        :mod:`.create_or_adopt`).
 
-    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``, ``deferrable``,
+    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
     ``poll_interval``, ``operation_timeout``, ``api_retry_policy``, ``api_max_attempts`` (see
     :class:`.CXLongRunningOperator`).
 
-    XCom ``cx_environment_before`` (pushed before any change): ``{"environment": name,
+    XCom ``cx_environment_before`` (pushed before the versions change; after a creation): ``{"environment": name,
     "display_name": str, "created": bool, "version_configs": [version names served before]}``.
     XCom ``return_value``: ``{"environment": name, "display_name": str, "created": bool, "changed":
     bool, "previous_version_configs": [names], "version_configs": [names now served],
@@ -166,7 +169,29 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         self.check_inputs()
         self.persist_agent_link(context)
-        environment, created_now = self.find_or_create_environment()
+        environment, created_now = self.find_or_create_environment(context)
+        return self.deploy_to(context, environment, created_now)
+
+    def after_create(self, context: Any, result: Any) -> dict[str, Any]:
+        """Resumption after a deferred CreateEnvironment: the environment serves the versions already."""
+        self.log.info("created environment %s", result.name)
+        return self.deploy_to(context, result, created_now=True)
+
+    def resume_after_operation(self, context: Any, event: dict[str, Any]) -> Any:
+        """As the base class; a deferred create refused with ALREADY_EXISTS adopts the environment.
+
+        That happens when a create whose response was lost (see :mod:`.create_or_adopt`) finishes
+        while its repeat is running: the environment is the one the first request made.
+        """
+        resume = event.get("resume") or {}
+        if (event.get("status"), event.get("code"), resume.get("then")) == ("error", "ALREADY_EXISTS", "after_create"):
+            existing = self.find_environment()
+            if existing is not None:
+                self.log.info("environment %r already existed; adopting %s", self.environment, existing.name)
+                return self.deploy_to(context, existing, created_now=False)
+        return super().resume_after_operation(context, event)
+
+    def deploy_to(self, context: Any, environment: Any, created_now: bool) -> Any:
         self.persist_environment_link(context, environment.name)
         previous, created = self.configuration_before(environment, created_now)
         state = {
@@ -213,7 +238,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
                 return before.version_configs, before.created
         return [config.version for config in environment.version_configs], False
 
-    def find_or_create_environment(self) -> tuple[Any, bool]:
+    def find_or_create_environment(self, context: Any) -> tuple[Any, bool]:
         existing = self.find_environment()
         if existing is not None:
             return existing, False
@@ -228,7 +253,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
                 f"environment {reference!r} does not exist and cannot be created under a chosen resource name; "
                 "give a display name with create_if_missing=True"
             )
-        return self.create_environment(reference)
+        return self.create_environment(context, reference)
 
     def find_environment(self) -> Any | None:
         from airflow_provider_cx.operators.lookup import list_environments, match_one
@@ -239,8 +264,12 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         except CXResourceNotFoundError:
             return None
 
-    def create_environment(self, display_name: str) -> tuple[Any, bool]:
+    def create_environment(self, context: Any, display_name: str) -> tuple[Any, bool]:
+        """Create (or adopt, after an ambiguous failure) the environment; deferrable waits in the triggerer."""
         from google.cloud.dialogflowcx_v3 import Environment
+
+        def wait_in_triggerer(operation: Any) -> Any:
+            return self.wait_or_defer(context, operation, result_type=Environment, then="after_create")
 
         client = self.hook.get_environments_client(self.agent_name)
         wanted = Environment(
@@ -260,6 +289,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
             ),
             location_name=self.agent_resource.parent,
             timeout=self.operation_timeout,
+            wait=wait_in_triggerer if self.deferrable else None,
         )
         return outcome.resource, outcome.created
 

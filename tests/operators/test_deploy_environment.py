@@ -225,6 +225,24 @@ def test_create_if_missing_creates_once_and_a_rerun_adopts(sample_agent, cx_conn
     assert [e.display_name for e in listed].count(name) == 1
 
 
+def test_create_if_missing_defers_while_the_environment_is_created(sample_agent, cx_connection):
+    versions = release(sample_agent)
+    name = unique_name("staging")
+    context = make_context()
+    op = operator(sample_agent, name, versions, create_if_missing=True, release_id="r2", deferrable=True)
+
+    result, event = run_deferred(op, context)
+
+    assert [e["status"] for e in op.deferral_events] == ["success"]  # the create; nothing left to deploy
+    assert event["resume"]["then"] == "after_create"
+    assert (result["created"], result["changed"], result["previous_version_configs"]) == (True, True, [])
+    assert environment_pins(cx_connection, result["environment"]) == sorted(versions.values())
+    assert context["ti"].xcom["cx_environment_before"]["created"] is True
+    assert context["ti"].xcom[CXEnvironmentLink.key].endswith(f"{sample_agent}/environments")
+    listed = cx_connection.client(cx.EnvironmentsClient).list_environments(parent=sample_agent)
+    assert [e.display_name for e in listed].count(name) == 1
+
+
 def test_a_lost_create_environment_response_is_adopted(monkeypatch):
     fast_retries(monkeypatch)
     server, budget = lossy_emulator(lose={"CreateEnvironment": 1})
@@ -239,6 +257,27 @@ def test_a_lost_create_environment_response_is_adopted(monkeypatch):
     assert len(budget.lost) == 1
     assert [e.name for e in listed] == [result["environment"]]
     assert result["created"] is False  # the lost create made it; this run found and adopted it
+
+
+def test_a_deferred_repeat_of_a_lost_create_adopts_the_first_requests_environment(monkeypatch):
+    """The lost create is still running when the repeat starts and defers; the repeat then ends
+    ALREADY_EXISTS, and the task adopts what the first request made."""
+    fast_retries(monkeypatch)
+    server, budget = lossy_emulator(lose={"CreateEnvironment": 1}, operation_delay=0.6)
+    try:
+        connect(monkeypatch, server)
+        agent = new_agent(server)
+        versions = flow_versions(server, agent)
+        op = operator(agent, "prod", versions, create_if_missing=True, deferrable=True)
+        result, event = run_deferred(op, make_context())
+        listed = list(server.client(cx.EnvironmentsClient).list_environments(parent=agent))
+    finally:
+        server.stop(grace=None)
+    assert (event["status"], event["code"], event["resume"]["then"]) == ("error", "ALREADY_EXISTS", "after_create")
+    assert len(budget.lost) == 1
+    assert [e.name for e in listed] == [result["environment"]]
+    assert (result["created"], result["changed"]) == (False, False)
+    assert sorted(result["version_configs"]) == sorted(versions)
 
 
 def test_failing_pre_deployment_tests_stop_the_deployment(sample_agent, cx_connection):

@@ -56,6 +56,9 @@ def synonym_key(synonym: str) -> tuple[str, ...]:
     return tuple(word for _s, _e, word in word_spans(synonym))
 
 
+# Bounds of the per-matcher caches (texts searched, words looked up).
+_FIND_CACHE = 4096
+_WORD_CACHE = 16384
 # Letter similarity (1 - edit distance / length) at which a window is a misspelt synonym.
 CLOSE_SPELLING = 0.8
 # A partial mention must cover this share of the letters of one of the entry's synonyms.
@@ -100,6 +103,9 @@ class EntityTypeMatcher:
     _by_first: dict[str, list[tuple[str, ...]]] | None = None
     _entry_words: dict[str, _Entry] | None = None
     _vocab: dict[str, set[str]] | None = None
+    _near: dict[str, set[str]] | None = None
+    _word_entries: dict[str, set[str]] = field(default_factory=dict)
+    _found: dict[tuple[str, dt.date, bool], list[EntityMatch]] = field(default_factory=dict)
     max_words: int = 0
 
     @classmethod
@@ -129,6 +135,17 @@ class EntityTypeMatcher:
         return matcher
 
     def find(self, text: str, today: dt.date, prompted: bool, lookup: Lookup) -> list[EntityMatch]:
+        """Mentions in ``text`` (remembered: conversations and test runs repeat their inputs)."""
+        key = (text, today, prompted)
+        found = self._found.get(key)
+        if found is None:
+            found = self._find(text, today, prompted, lookup)
+            if len(self._found) >= _FIND_CACHE:
+                self._found.clear()
+            self._found[key] = found
+        return list(found)
+
+    def _find(self, text: str, today: dt.date, prompted: bool, lookup: Lookup) -> list[EntityMatch]:
         if self.kind == "KIND_REGEXP":
             return [
                 EntityMatch(m.start(), m.end(), m.group(), m.group()) for r in self.regexps for m in r.finditer(text)
@@ -197,10 +214,11 @@ class EntityTypeMatcher:
         return out
 
     def _partial(self, text: str, spans: tuple[tuple[int, int, str], ...]) -> list[EntityMatch]:
-        vocabulary = self._vocabulary()
-        candidates = [_entries_for(word, vocabulary) for _s, _e, word in spans]
+        candidates = [self._entries_for(word) for _s, _e, word in spans]
+        entries = self._entries()
         out = []
-        for value_key, entry in self._entries().items():
+        for value_key in sorted(set().union(*candidates)) if candidates else ():
+            entry = entries[value_key]
             i = 0
             while i < len(spans):
                 if value_key not in candidates[i]:
@@ -242,6 +260,30 @@ class EntityTypeMatcher:
         assert self._vocab is not None
         return self._vocab
 
+    def _entries_for(self, word: str) -> set[str]:
+        """Entries whose synonyms use ``word`` (ignoring apostrophes), else those with a word one edit away."""
+        plain = _plain(word)
+        found = self._word_entries.get(plain)
+        if found is not None:
+            return found
+        vocabulary = self._vocabulary()
+        found = vocabulary.get(plain) or set()
+        if not found and len(plain) >= 4:
+            if self._near is None:
+                near_index: dict[str, set[str]] = {}
+                for known in vocabulary:
+                    if len(known) >= 4:
+                        for variant in _deletions(known):
+                            near_index.setdefault(variant, set()).add(known)
+                self._near = near_index
+            for variant in _deletions(plain):
+                for known in self._near.get(variant, ()):
+                    if edit_distance_at_most_one(known, plain):
+                        found = found | vocabulary[known]
+        if len(self._word_entries) < _WORD_CACHE:
+            self._word_entries[plain] = found
+        return found
+
     def _fuzzy_index(self) -> dict[str, list[tuple[str, ...]]]:
         """Synonyms by every one-deletion variant of their first word (symmetric-delete look-up)."""
         if self._by_first is None:
@@ -266,21 +308,6 @@ def _spelling(text: str) -> str:
 
 def _plain(word: str) -> str:
     return word.replace("'", "")
-
-
-def _entries_for(word: str, vocabulary: dict[str, set[str]]) -> set[str]:
-    """Entries whose synonyms use ``word`` (ignoring apostrophes), else those with a word one edit away."""
-    plain = _plain(word)
-    exact = vocabulary.get(plain)
-    if exact:
-        return exact
-    if len(plain) < 4:
-        return set()
-    near: set[str] = set()
-    for known, entries in vocabulary.items():
-        if len(known) >= 4 and abs(len(known) - len(plain)) <= 1 and edit_distance_at_most_one(known, plain):
-            near |= entries
-    return near
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -74,6 +74,8 @@ class IntentInfo:
     centroid_norm: float = 0.0
     # How close its own phrases come to the centroid on average (cosine): the scale of "typical".
     typical: float = 1.0
+    # token -> [(phrase index, weight)]: only phrases sharing a token with the input are scored.
+    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 def slot_token(entity_type: str) -> str:
@@ -228,8 +230,11 @@ def _prepare_phrase(phrase: dict[str, Any], params: dict[str, dict[str, Any]]) -
 def _vectorise(info: IntentInfo, idf: dict[str, float]) -> None:
     """Weigh each phrase's features by IDF; sum the unit phrase vectors into the intent's centroid."""
     centroid: dict[str, float] = {}
-    for phrase in info.phrases:
+    info.postings = {}
+    for number, phrase in enumerate(info.phrases):
         phrase.vector = {tok: feature_weight(tok, mult, idf) for tok, mult in phrase.features.items()}
+        for tok, weight in phrase.vector.items():
+            info.postings.setdefault(tok, []).append((number, weight))
         phrase.norm = math.sqrt(sum(w * w for w in phrase.vector.values()))
         if phrase.norm:
             for tok, weight in phrase.vector.items():

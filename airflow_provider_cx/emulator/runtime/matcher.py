@@ -113,7 +113,14 @@ def score_intent(utterance: Utterance, info: IntentInfo, idf: dict[str, float]) 
     if not info.phrases:
         return 0.0
     u, u_norm = utterance.vector(info.slot_types, idf)
-    nearest = max(cosine(u, u_norm, p.vector, p.norm) for p in info.phrases)
+    if not u_norm:
+        return 0.0
+    dots: dict[int, float] = {}
+    for tok, weight in u.items():
+        for number, phrase_weight in info.postings.get(tok, ()):
+            dots[number] = dots.get(number, 0.0) + weight * phrase_weight
+    phrases = info.phrases
+    nearest = max((dot / (u_norm * phrases[n].norm) for n, dot in dots.items()), default=0.0)
     whole = min(1.0, cosine(u, u_norm, info.centroid, info.centroid_norm) / (info.typical or 1.0))
     return PHRASE_SHARE * nearest + (1.0 - PHRASE_SHARE) * whole
 

@@ -36,12 +36,25 @@ class CXOperationFailedError(CXHookError):
 
 
 class CXOperationTimeoutError(CXHookError):
-    """A long-running operation was not done when the wait's overall timeout ran out."""
+    """A long-running operation was not done when the wait's overall timeout ran out.
 
-    def __init__(self, operation_name: str, timeout: float):
+    ``cancel_requested``: ``None`` when no cancellation was tried, else whether the server accepted
+    the request (it then cancels on a best-effort basis).
+    """
+
+    def __init__(self, operation_name: str, timeout: float, cancel_requested: bool | None = None):
         self.operation_name = operation_name
         self.timeout = timeout
-        super().__init__(
-            f"long-running operation {operation_name} not done after {timeout:g}s; it is still running "
-            "on the server: wait again or cancel it with DialogflowCXHook.cancel_operation()"
+        self.cancel_requested = cancel_requested
+        super().__init__(f"long-running operation {operation_name} not done after {timeout:g}s; {self.outcome}")
+
+    @property
+    def outcome(self) -> str:
+        if self.cancel_requested:
+            return "cancellation was requested (the server cancels on a best-effort basis)"
+        if self.cancel_requested is None:
+            return "it is still running on the server: wait again or cancel it with DialogflowCXHook.cancel_operation()"
+        return (
+            "cancelling it failed, so it may still be running on the server: cancel it with "
+            "DialogflowCXHook.cancel_operation()"
         )

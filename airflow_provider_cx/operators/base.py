@@ -237,8 +237,9 @@ class CXLongRunningOperator(CXBaseOperator):
         default_deferrable``).
     :param poll_interval: seconds between status checks (the trigger's interval; the longest pause of
         the sync wait's backoff). Default: the connection's ``poll_interval`` extra, else 10.
-    :param operation_timeout: seconds to wait for the operation before failing (it keeps running).
-        Default: the connection's ``operation_timeout`` extra, else 3600.
+    :param operation_timeout: seconds to wait for the operation; then it is cancelled (best effort)
+        and the task fails with ``CXOperationTimeoutError``. Default: the connection's
+        ``operation_timeout`` extra, else 3600.
     """
 
     def __init__(
@@ -288,8 +289,25 @@ class CXLongRunningOperator(CXBaseOperator):
             self.log.info("deferring until operation %s is done", name)
             resume = {"then": then, "result_type": _qualified_name(result_type), "state": state}
             self.defer(trigger=self.operation_trigger(name, resume), method_name="resume_after_operation")
-        result = self.hook.wait_for_operation(operation)
+        from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+
+        try:
+            result = self.hook.wait_for_operation(operation)
+        except CXOperationTimeoutError as timed_out:
+            raise self.cancel_timed_out(timed_out) from None
         return getattr(self, then)(context, result, **state)
+
+    def cancel_timed_out(self, timed_out: Any) -> Exception:
+        """Ask the server to cancel a timed-out operation (best effort), as the trigger does; the error to raise."""
+        from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+
+        try:
+            self.hook.cancel_operation(timed_out.operation_name)
+            cancelled = True
+        except Exception as error:  # best effort: the task fails with the timeout either way
+            self.log.warning("could not cancel operation %s: %s", timed_out.operation_name, error)
+            cancelled = False
+        return CXOperationTimeoutError(timed_out.operation_name, timed_out.timeout, cancel_requested=cancelled)
 
     def operation_trigger(self, operation_name: str, resume: dict[str, Any] | None = None) -> CXOperationTrigger:
         """The trigger, with the limits the worker resolved (arguments over connection extras over defaults)."""
@@ -316,8 +334,9 @@ class CXLongRunningOperator(CXBaseOperator):
 
         name = event.get("operation_name", "")
         status = event.get("status")
-        if status == "timeout":
-            raise CXOperationTimeoutError(name, float(event.get("timeout") or self.hook.polling_policy.timeout or 0))
+        if status == "timeout" or (status == "error" and "timeout" in event):
+            timeout = float(event.get("timeout") or self.hook.polling_policy.timeout or 0)
+            raise CXOperationTimeoutError(name, timeout, cancel_requested=event.get("cancelled"))
         if status == "error":
             raise CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
         if status != "success":

@@ -6,7 +6,11 @@ method that fetches the finished operation through the sync hook. The trigger on
 
 - ``{"status": "success", "operation_name": ..., "resume": ...}`` — done without error;
 - ``{"status": "error", "operation_name": ..., "code": ..., "message": ...}`` — done with an error;
-- ``{"status": "timeout", "operation_name": ..., "timeout": ...}`` — still running after ``timeout``.
+- ``{"status": "error", "operation_name": ..., "code": "DEADLINE_EXCEEDED", "message": ..., "timeout":
+  seconds, "cancelled": bool}`` — still running after ``timeout``: the trigger asked the server to
+  cancel it (best effort: some operations cannot be cancelled) and ``cancelled`` / ``message`` say
+  whether that request was accepted. A task that gave up must not leave, say, a deployment to land
+  after a rollback.
 
 Every event also carries ``resume``: opaque JSON the deferring operator handed over to continue
 with. It travels in the event rather than in the task's ``next_kwargs`` because ``dag.test()`` (Airflow
@@ -25,6 +29,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 DEFAULT_POLL_INTERVAL = 10.0
 DEFAULT_OPERATION_TIMEOUT = 3600.0
+#: Longest time spent asking for the cancellation of a timed-out operation.
+CANCEL_TIMEOUT = 30.0
 
 
 class CXOperationTrigger(BaseTrigger):
@@ -34,7 +40,7 @@ class CXOperationTrigger(BaseTrigger):
     :param gcp_conn_id: Airflow connection of the async hook.
     :param impersonation_chain: service account (or chain) to impersonate.
     :param poll_interval: seconds between two GetOperation calls.
-    :param timeout: seconds after which a ``timeout`` event is sent (the operation keeps running).
+    :param timeout: seconds after which the operation is cancelled and an error event is sent.
     :param resume: JSON-serialisable data returned unchanged in every event under ``resume``.
     :param retry_policy: ``RetryPolicy`` fields (a dict) for the GetOperation calls; the deferring
         operator passes the policy its hook resolved, so both retry alike. ``None``: the connection's.
@@ -85,6 +91,20 @@ class CXOperationTrigger(BaseTrigger):
             gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain, retry_policy=policy
         )
 
+    async def _timed_out(self, hook: Any) -> TriggerEvent:
+        """Ask the server to cancel the operation (best effort); the error event says how that went."""
+        from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+
+        try:
+            await asyncio.wait_for(hook.cancel_operation(self.operation_name), CANCEL_TIMEOUT)
+            cancelled = True
+        except Exception as error:  # best effort: the event reports it, the task fails either way
+            self.log.warning("could not cancel operation %s: %s", self.operation_name, error)
+            cancelled = False
+        timeout = float(self.timeout or 0)
+        message = str(CXOperationTimeoutError(self.operation_name, timeout, cancel_requested=cancelled))
+        return self._event("error", code="DEADLINE_EXCEEDED", message=message, timeout=timeout, cancelled=cancelled)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_cx.hooks.operations import operation_error
 
@@ -102,7 +122,7 @@ class CXOperationTrigger(BaseTrigger):
                         yield self._event("error", code=failure.code, message=failure.status_message)
                     return
                 if deadline is not None and loop.time() >= deadline:
-                    yield self._event("timeout", timeout=self.timeout)
+                    yield await self._timed_out(hook)
                     return
                 delay = self.poll_interval
                 if deadline is not None:

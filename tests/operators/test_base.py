@@ -197,5 +197,27 @@ def test_operation_timeout_from_the_connection_bounds_the_sync_wait(
     connect(monkeypatch, server, poll_interval="0.05", operation_timeout="0.5")
     agent = create_test_agent(server.client(cx.AgentsClient), parent=TEST_PARENT).name
     task = ExportSizeOperator(task_id="t", agent=agent, gcp_conn_id=CONN_ID, deferrable=False)
-    with pytest.raises(CXOperationTimeoutError, match=r"not done after 0\.5s"):
+    with pytest.raises(CXOperationTimeoutError, match=r"not done after 0\.5s; cancellation was requested"):
         task.execute(make_context())
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_timed_out_operation_is_cancelled_in_both_paths(
+    monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any, deferrable: bool
+) -> None:
+    from google.cloud import dialogflowcx_v3 as cx
+
+    from airflow_provider_cx.emulator.testing import TEST_PARENT, create_test_agent
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+
+    server = cx_emulator_factory(operation_delay=30)
+    connect(monkeypatch, server)
+    agent = create_test_agent(server.client(cx.AgentsClient), parent=TEST_PARENT).name
+    task = operator(agent, deferrable=deferrable, operation_timeout=0.3)
+    with pytest.raises(CXOperationTimeoutError, match="cancellation was requested") as timed_out:
+        run_deferred(task, make_context()) if deferrable else task.execute(make_context())
+    assert timed_out.value.cancel_requested is True
+    operation = DialogflowCXHook(gcp_conn_id=CONN_ID).get_operation(timed_out.value.operation_name)
+    assert operation.done
+    assert operation.error.code == 1  # CANCELLED: no export lands after the task gave up

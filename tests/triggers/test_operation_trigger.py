@@ -75,9 +75,44 @@ def test_error_event_carries_code_and_message(monkeypatch: pytest.MonkeyPatch, c
     assert event["message"]
 
 
-def test_timeout_event_when_still_running(monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any) -> None:
+def _operation(server: Any, name: str) -> Any:
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+
+    return DialogflowCXHook(gcp_conn_id=CONN).get_operation(name)
+
+
+def test_on_timeout_the_operation_is_cancelled_and_an_error_event_says_so(
+    monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any
+) -> None:
     server = cx_emulator_factory(operation_delay=30)
     _connect(monkeypatch, server)
     name = _start_export(server)
+    event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.05, timeout=0.3, resume={"k": 1}))
+    message = event.pop("message")
+    assert event == {
+        "status": "error",
+        "operation_name": name,
+        "code": "DEADLINE_EXCEEDED",
+        "timeout": 0.3,
+        "cancelled": True,
+        "resume": {"k": 1},
+    }
+    assert message == f"long-running operation {name} not done after 0.3s; cancellation was requested " + (
+        "(the server cancels on a best-effort basis)"
+    )
+    operation = _operation(server, name)
+    assert operation.done
+    assert operation.error.code == 1  # CANCELLED
+
+
+def test_a_refused_cancellation_is_reported_in_the_event(
+    monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any
+) -> None:
+    faults = {"methods": {"Operations/CancelOperation": {"error_rate": 1.0, "codes": ["PERMISSION_DENIED"]}}}
+    server = cx_emulator_factory(operation_delay=30, faults=faults)
+    _connect(monkeypatch, server)
+    name = _start_export(server)
     event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.05, timeout=0.3))
-    assert event == {"status": "timeout", "operation_name": name, "timeout": 0.3, "resume": None}
+    assert (event["status"], event["code"], event["cancelled"]) == ("error", "DEADLINE_EXCEEDED", False)
+    assert "cancelling it failed, so it may still be running" in event["message"]
+    assert not _operation(server, name).done

@@ -108,30 +108,73 @@ def config_message(config: dict[str, JSON], refs: TestCaseRefs) -> Any:
 
 
 def turn_message(turn: dict[str, JSON], refs: TestCaseRefs) -> Any:
-    """A ConversationTurn proto from a package (or runtime result) turn."""
-    user = dict(turn.get("userInput") or {})
-    query = user.get("input")
-    if isinstance(query, dict) and isinstance(query.get("intent"), dict) and query["intent"].get("intent"):
-        query = {**query, "intent": {**query["intent"], "intent": refs.intent_ref(str(query["intent"]["intent"]))}}
-        user["input"] = query
-    output = dict(turn.get("virtualAgentOutput") or {})
-    output.pop("currentFlow", None)
-    recorded = turn.get("virtualAgentOutput") or {}
-    flow = str((recorded.get("currentPage") or {}).get("flow") or (recorded.get("currentFlow") or {}).get("name") or "")
-    page = output.get("currentPage")
-    if isinstance(page, dict):
-        display = str(page.get("name", ""))
-        output["currentPage"] = {"name": refs.page_ref(flow, display) if display else "", "displayName": display}
-    intent = output.get("triggeredIntent")
-    if isinstance(intent, dict):
-        display = str(intent.get("name", ""))
-        output["triggeredIntent"] = {"name": refs.intent_ref(display) if display else "", "displayName": display}
+    """A ConversationTurn proto from a package (or runtime result) turn.
+
+    Fields are set directly (a test run converts thousands of turns); anything unusual in the user
+    input goes through ``json_format``.
+    """
     message = ConversationTurn()
-    try:
-        json_format.ParseDict({"userInput": user, "virtualAgentOutput": output}, message, ignore_unknown_fields=True)
-    except json_format.ParseError as err:
-        raise InvalidArgument(f"test case turn is malformed: {err}") from err
+    _user_input(message.user_input, turn.get("userInput") or {}, refs)
+    output = turn.get("virtualAgentOutput") or {}
+    target = message.virtual_agent_output
+    if output.get("sessionParameters"):
+        target.session_parameters.update(output["sessionParameters"])
+    for difference in output.get("differences", []):
+        target.differences.add(
+            type_=_DIFF_TYPES.get(str(difference.get("type", "")), 0),
+            description=str(difference.get("description", "")),
+        )
+    if output.get("diagnosticInfo"):
+        target.diagnostic_info.update(output["diagnosticInfo"])
+    intent = output.get("triggeredIntent")
+    if isinstance(intent, dict) and intent.get("name"):
+        target.triggered_intent.name = refs.intent_ref(str(intent["name"]))
+        target.triggered_intent.display_name = str(intent["name"])
+    page = output.get("currentPage")
+    if isinstance(page, dict) and page.get("name"):
+        flow = str(page.get("flow") or (output.get("currentFlow") or {}).get("name") or "")
+        target.current_page.name = refs.page_ref(flow, str(page["name"]))
+        target.current_page.display_name = str(page["name"])
+    for response in output.get("textResponses", []):
+        target.text_responses.add().text.extend(str(t) for t in response.get("text", []))
+    status = output.get("status")
+    if isinstance(status, dict):
+        target.status.code = int(status.get("code", 0) or 0)
+        target.status.message = str(status.get("message", ""))
     return message
+
+
+_DIFF_TYPES = {name: value for name, value in pb(tc_types.TestRunDifference).DiffType.items()}
+_PLAIN_INPUT = {"text", "event", "dtmf", "languageCode"}
+
+
+def _user_input(target: Any, user: dict[str, JSON], refs: TestCaseRefs) -> None:
+    query = user.get("input") or {}
+    if (
+        isinstance(query, dict)
+        and set(query) <= _PLAIN_INPUT
+        and all(isinstance(v, dict) for k, v in query.items() if k != "languageCode")
+    ):
+        if "text" in query:
+            target.input.text.text = str(query["text"].get("text", ""))
+        if "event" in query:
+            target.input.event.event = str(query["event"].get("event", ""))
+        if "dtmf" in query:
+            target.input.dtmf.digits = str(query["dtmf"].get("digits", ""))
+            target.input.dtmf.finish_digit = str(query["dtmf"].get("finishDigit", ""))
+        if query.get("languageCode"):
+            target.input.language_code = str(query["languageCode"])
+    elif query:
+        if isinstance(query.get("intent"), dict) and query["intent"].get("intent"):
+            query = {**query, "intent": {**query["intent"], "intent": refs.intent_ref(str(query["intent"]["intent"]))}}
+        try:
+            json_format.ParseDict(query, target.input, ignore_unknown_fields=True)
+        except json_format.ParseError as err:
+            raise InvalidArgument(f"test case turn input is malformed: {err}") from err
+    if user.get("injectedParameters"):
+        target.injected_parameters.update(user["injectedParameters"])
+    target.is_webhook_enabled = bool(user.get("isWebhookEnabled", False))
+    target.enable_sentiment_analysis = bool(user.get("enableSentimentAnalysis", False))
 
 
 def result_message(result: dict[str, JSON], refs: TestCaseRefs) -> Any:

@@ -75,11 +75,12 @@ class Utterance:
 
     def vector(self, slot_types: tuple[str, ...], idf: dict[str, float]) -> tuple[Vector, float]:
         """The utterance as a feature vector for intents whose parameters have ``slot_types``, and its norm."""
+        # Only the types the utterance mentions shape the vector: intents share vectors by those.
+        slot_types = tuple(t for t in slot_types if t not in _UNSLOTTABLE and self.mentions(t))
         if slot_types not in self._vectors:
             found = []
             for slot in slot_types:
-                if slot not in _UNSLOTTABLE:
-                    found.extend((m, slot) for m in self.mentions(slot))
+                found.extend((m, slot) for m in self.mentions(slot))
             kept = non_overlapping([m for m, _slot in found])
             # A fuzzy mention is uncertain: its slot counts half and its words keep their full weight.
             exact = [(m.start, m.end) for m in kept if not m.fuzzy]

@@ -5,6 +5,10 @@ The engine takes any ``WebhookCaller``: ``caller(webhook, request, timeout) -> r
 the return value a WebhookResponse in proto JSON. Failures raise :class:`WebhookError` whose
 ``kind`` names the CX event it maps to: ``webhook.error.timeout``, ``…unavailable``,
 ``…bad-request``, ``…not-found`` or plain ``webhook.error``.
+
+A host that could not be reached (name not resolved, connection refused, no answer in time) is
+remembered for ``UNREACHABLE_TTL`` seconds: calls to it in that window fail at once with the same
+event, so an offline machine replays a thousand test cases without a thousand DNS look-ups.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import json
 import socket
 import ssl
 import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -66,9 +72,43 @@ def ssl_context() -> ssl.SSLContext:
         return _ssl_context
 
 
+UNREACHABLE_TTL = 30.0
+_unreachable: dict[str, tuple[float, WebhookError]] = {}
+_unreachable_lock = threading.Lock()
+
+
+def _known_unreachable(host: str) -> WebhookError | None:
+    with _unreachable_lock:
+        entry = _unreachable.get(host)
+        if entry is None or entry[0] < time.monotonic():
+            _unreachable.pop(host, None)
+            return None
+        return entry[1]
+
+
+def _remember_unreachable(host: str, error: WebhookError) -> None:
+    with _unreachable_lock:
+        if len(_unreachable) > 1024:
+            _unreachable.clear()
+        _unreachable[host] = (time.monotonic() + UNREACHABLE_TTL, error)
+
+
 def http_webhook_caller(webhook: dict[str, Any], request: dict[str, Any], timeout: float) -> dict[str, Any]:
     """POST the WebhookRequest as JSON to the webhook's URI with its headers; parse the WebhookResponse."""
     uri, headers = endpoint_of(webhook)
+    host = urllib.parse.urlsplit(uri).netloc
+    known = _known_unreachable(host)
+    if known is not None:
+        raise WebhookError(known.kind, str(known))
+    try:
+        return _post(uri, headers, request, timeout)
+    except WebhookError as exc:
+        if exc.kind in ("unavailable", "timeout") and not isinstance(exc.__cause__, urllib.error.HTTPError):
+            _remember_unreachable(host, exc)
+        raise
+
+
+def _post(uri: str, headers: dict[str, str], request: dict[str, Any], timeout: float) -> dict[str, Any]:
     body = json.dumps(request).encode()
     http_request = urllib.request.Request(uri, data=body, method="POST")
     http_request.add_header("Content-Type", "application/json")

@@ -84,7 +84,8 @@ def run_and_store(backend: Any, agent_name: str, test_case_ids: list[str], envir
         missing = [i for i in test_case_ids if i not in by_id]
         if missing:
             raise NotFound(f"test case {agent_name}/testCases/{missing[0]} not found")
-        tests = [(i, copy.deepcopy(by_id[i].data)) for i in test_case_ids]
+        # No copy: this service replaces a test case's data on update, it never edits it in place.
+        tests = [(i, by_id[i].data) for i in test_case_ids]
     results = []
     for test_id, data in tests:
         results.append(_run_one(engine, agent_name, test_id, data, environment))

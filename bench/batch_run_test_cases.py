@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -80,6 +81,7 @@ def main() -> int:
     from airflow_provider_cx.emulator.testing import create_test_agent, package_bytes, wait_for
 
     polling = DEFAULT_POLLING.with_delay(initial=0.02, maximum=0.02, multiplier=1.0).with_timeout(600)
+    load = os.getloadavg()[0]
     proc, address = start_emulator()
     try:
         agents, test_cases = client(address, cx.AgentsClient), client(address, cx.TestCasesClient)
@@ -100,7 +102,8 @@ def main() -> int:
     passed = sum(r.test_result == cx.TestResult.PASSED for r in results)
     print(
         f"BatchRunTestCases: {len(results)} test cases x {TURNS} turns in {elapsed:.2f} s "
-        f"({len(results) * TURNS / elapsed:.0f} turns/s); {passed} passed (agent {args.agent.name})"
+        f"({len(results) * TURNS / elapsed:.0f} turns/s); {passed} passed (agent {args.agent.name}; "
+        f"load average {load:.1f} at start)"
     )
     print(f"target <= 10 s: {'met' if elapsed <= 10 else 'NOT met'}")
     return 0

@@ -130,6 +130,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--agent", type=Path, default=SAMPLE_AGENT)
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     proc, address = start_emulator()
     try:
         agent, conversations = restore(address, args.agent)
@@ -159,7 +160,7 @@ def main() -> int:
     print(
         f"DetectIntent: {total} requests in {args.seconds:.0f} s with {args.clients} concurrent clients "
         f"({args.processes} client processes, {os.cpu_count()} CPUs): {rate:.0f} requests/s; "
-        f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (agent {args.agent.name})"
+        f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (agent {args.agent.name}; load average {load:.1f} at start)"
     )
     print(f"target >= 500 requests/s: {'met' if rate >= 500 else 'NOT met'}")
     return 0

@@ -306,7 +306,10 @@ class _Turn:
         utterance = Utterance(self.index, self.language, text, self.engine.today())
         routes = [r for r in self.intent_routes() if self._condition(r.get("condition", ""))]
         threshold = self.index.threshold(self.state.flow or "")
-        match = match_intent(utterance, [str(r["intent"]) for r in routes], threshold)
+        match = self.index.remembered_match(
+            (self.language, text, utterance.today, threshold, tuple(str(r["intent"]) for r in routes)),
+            lambda: match_intent(utterance, [str(r["intent"]) for r in routes], threshold),
+        )
         if match is not None and match.negative:
             match = None
         fills, answered = self.extract_form(utterance)

@@ -7,8 +7,10 @@ types with their matchers, per language.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +23,9 @@ from airflow_provider_cx.emulator.runtime.text import normalised, tokens
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
 DEFAULT_THRESHOLD = 0.3
+# Results of intent matching remembered per index (see AgentIndex.remembered_match).
+MATCH_CACHE = 8192
+_MISSING = object()
 # Multiplier of the words inside an annotated part of a training phrase (see Phrase).
 ANNOTATED_WORD = 0.6
 # Weight of an entity slot feature: an entity alone is weaker evidence than a word.
@@ -102,6 +107,8 @@ class AgentIndex:
         self._intents: dict[str, dict[str, IntentInfo]] = {}
         self._weights: dict[str, dict[str, float]] = {}
         self._entity_matchers: dict[tuple[str, str], EntityTypeMatcher | None] = {}
+        self._matches: dict[tuple[Any, ...], Any] = {}
+        self._matches_lock = threading.Lock()
 
     # --- structure ------------------------------------------------------------------------------
     @property
@@ -199,6 +206,20 @@ class AgentIndex:
                     resource.data, self.package.entities(resource, lang)
                 )
         return self._entity_matchers[key]
+
+    def remembered_match(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """Intent matching is a pure function of the input and the routes in scope: remember recent
+        results (bounded), since conversations repeat inputs ("yes", "no") across sessions. A copy
+        is returned, so a caller may change it."""
+        with self._matches_lock:
+            found = self._matches.get(key, _MISSING)
+        if found is _MISSING:
+            found = compute()
+            with self._matches_lock:
+                if len(self._matches) >= MATCH_CACHE:
+                    self._matches.clear()
+                self._matches[key] = found
+        return copy.deepcopy(found)
 
     def warm(self, language: str | None = None) -> None:
         """Build the lazy parts now (intents and entity matchers), e.g. before a timed batch."""

@@ -27,6 +27,7 @@ console links go under the link classes' keys. :func:`small_xcom` refuses anythi
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -292,10 +293,26 @@ class CXLongRunningOperator(CXBaseOperator):
         from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
 
         try:
-            result = self.hook.wait_for_operation(operation)
+            result = self.wait_for_result(operation, result_type)
         except CXOperationTimeoutError as timed_out:
             raise self.cancel_timed_out(timed_out) from None
         return getattr(self, then)(context, result, **state)
+
+    def wait_for_result(self, operation: Operation, result_type: type) -> Any:
+        """The result of ``operation``, waited for in the worker; only the result stays in memory.
+
+        The wait goes through a future of its own: its last poll carries the response (for an export,
+        the whole package), and that copy is freed here once unpacked, while the caller's ``operation``
+        keeps only what it had.
+        """
+        from google.api_core import operation as api_operation
+
+        name = operation.operation.name
+        waiter = api_operation.from_gapic(operation.operation, self.hook.get_operations_client(name), result_type)
+        result = self.hook.wait_for_operation(waiter)
+        del waiter
+        gc.collect()  # api_core's polling leaves the finished future in reference cycles
+        return result
 
     def cancel_timed_out(self, timed_out: Any) -> Exception:
         """Ask the server to cancel a timed-out operation (best effort), as the trigger does; the error to raise."""

@@ -9,8 +9,10 @@ from typing import Any
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError
+from airflow_provider_cx.operators.export_agent import exported_content
 from airflow_provider_cx.operators.package_source import mask_package_secrets
-from airflow_provider_cx.package import PackageError, read_package
+from airflow_provider_cx.package import PackageError
+from airflow_provider_cx.package.io import scan_package
 
 RESTORE_OPTIONS = ("KEEP", "FALLBACK")
 #: XCom key under which the backup's URI is pushed as soon as the backup exists (before the restore).
@@ -39,10 +41,10 @@ def restore_source(source: storage.Location, *, check: bool = True) -> tuple[dic
         raise CXInvalidInputError(f"source {uri} is empty; expected an agent export (JSON package zip or BLOB)")
     if check and content.startswith(_ZIP_MAGIC):
         try:
-            package = read_package(content)
+            webhooks = scan_package(content)  # every check of a full read, in about one file of memory
         except PackageError as error:
             raise CXInvalidInputError(f"source {uri} is not a readable agent package: {error}") from None
-        mask_package_secrets(package)
+        mask_package_secrets(webhooks)
     return {"agent_content": content}, hashlib.sha256(content).hexdigest()
 
 
@@ -130,8 +132,10 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         """Store the backup, record where it is, then restore."""
         sha256 = None
         if not storage.is_gcs(uri):
-            uri = storage.write_bytes(self.backup_to, result.agent_content)
-            sha256 = hashlib.sha256(result.agent_content).hexdigest()
+            content = exported_content(result)
+            uri = storage.write_bytes(self.backup_to, content)
+            sha256 = hashlib.sha256(content).hexdigest()
+            del content
         self.push_xcom(context, BACKUP_URI_KEY, uri)
         return self.start_restore(context, None, backup_uri=uri, backup_sha256=sha256)
 
@@ -141,11 +145,12 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         from google.protobuf import empty_pb2
 
         fields, source_sha256 = restore_source(self.source, check=False)  # checked in execute
-        request = {
-            "name": self.agent_name,
-            "restore_option": cx.RestoreAgentRequest.RestoreOption[self.restore_option],
+        request = cx.RestoreAgentRequest(
+            name=self.agent_name,
+            restore_option=cx.RestoreAgentRequest.RestoreOption[self.restore_option],
             **fields,
-        }
+        )
+        del fields  # the request message holds the only copy of the package from here on
         source_uri = storage.uri_of(self.source)
         self.log.info("restoring %s from %s (%s)", self.agent_name, source_uri, self.restore_option)
         client = self.hook.get_agents_client(self.agent_name)
@@ -155,7 +160,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
             raise CXInvalidInputError(
                 f"restore of {self.agent_name} from {source_uri} refused: {error.message}"
             ) from None
-        del request, fields  # the package bytes are not needed while waiting
+        del request  # the package bytes are not needed while waiting
         return self.wait_or_defer(
             context,
             operation,

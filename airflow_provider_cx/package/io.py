@@ -12,6 +12,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -56,6 +57,35 @@ def read_package(source: str | os.PathLike[str] | bytes, limits: ReadLimits | No
         else:
             raise PackageError(f"agent package not found: {path}")
     return parse_files(raw)
+
+
+def scan_package(
+    data: bytes, limits: ReadLimits | None = None, *, keep: Collection[str] = ("webhooks", "tools")
+) -> AgentPackage:
+    """Check zip bytes as :func:`read_package` does, holding one file at a time; model only ``keep``.
+
+    Every check of a full read runs (paths, zip-bomb limits, agent.json, each JSON file parses), but
+    only ``agent.json`` and the files of the ``keep`` collections are kept and modelled, so checking a
+    large package before handing its bytes on costs about one file of memory, not the whole model.
+    """
+    limits = limits or ReadLimits()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            listed = [info.filename for info in archive.infolist() if not info.is_dir()]
+    except zipfile.BadZipFile as err:
+        raise PackageError(f"<bytes> is not a zip archive: {err}") from err
+    safe = [name for name in (_safe_relpath(name, "<bytes>") for name in listed) if name is not None]
+    root = _package_root(dict.fromkeys(safe, b""))
+    kept: dict[str, bytes] = {}
+    for path, content in _zip_members(data, limits, "<bytes>"):
+        if not path.startswith(root):
+            continue
+        rel = path[len(root) :]
+        if rel.endswith(".json"):
+            _parse_json(rel, content)
+        if rel == AGENT_FILE or rel.split("/", 1)[0] in keep:
+            kept[path] = content
+    return parse_files(kept)
 
 
 def parse_files(raw: dict[str, bytes]) -> AgentPackage:
@@ -107,6 +137,11 @@ def write_folder(package: AgentPackage, destination: str | os.PathLike[str]) -> 
 
 # --- reading helpers ------------------------------------------------------------------------------
 def _zip_files(data: bytes, limits: ReadLimits, label: str) -> dict[str, bytes]:
+    return dict(_zip_members(data, limits, label))
+
+
+def _zip_members(data: bytes, limits: ReadLimits, label: str) -> Iterator[tuple[str, bytes]]:
+    """``(safe relative path, content)`` of each file, one at a time, after the archive-wide checks."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as err:
@@ -116,7 +151,6 @@ def _zip_files(data: bytes, limits: ReadLimits, label: str) -> dict[str, bytes]:
         if len(infos) > limits.max_files:
             raise PackageError(f"{label} has {len(infos)} files; the limit is {limits.max_files}")
         total = 0
-        files: dict[str, bytes] = {}
         for info in infos:
             name = _safe_relpath(info.filename, label)
             if name is None:
@@ -130,10 +164,10 @@ def _zip_files(data: bytes, limits: ReadLimits, label: str) -> dict[str, bytes]:
                     "which looks like a zip bomb"
                 )
             try:
-                files[name] = archive.read(info)
+                content = archive.read(info)
             except (zipfile.BadZipFile, OSError, EOFError) as err:
                 raise PackageError(f"{label}: cannot read {info.filename}: {err}") from err
-        return files
+            yield name, content
 
 
 def _folder_files(root: Path, limits: ReadLimits) -> dict[str, bytes]:
@@ -255,6 +289,7 @@ __all__ = [
     "parse_files",
     "read_package",
     "resource_path",
+    "scan_package",
     "write_folder",
     "write_zip",
 ]

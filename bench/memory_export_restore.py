@@ -1,0 +1,189 @@
+"""Peak memory of an export and a restore task on a generated 50 MB agent package.
+
+Run: ``.venv/bin/python bench/memory_export_restore.py [--size-mb 50] [--package PATH] [--only export]``
+
+The package is the sample agent plus generated intents whose training phrases are random words, so
+it compresses about as badly as real text (the zip is ``--size-mb`` MB). The emulator runs in its
+own process. Each task — CXRestoreAgentOperator from the zip file, then CXExportAgentOperator of the
+restored agent to a file — runs in a fresh process that imports everything and makes one call with
+the task's own hook (the baseline), resets the kernel's peak-RSS counter and runs ``execute``; it
+reports the peak RSS during ``execute`` above the baseline and, in a second run, tracemalloc's peak
+of Python allocations. Budget (issue 8): peak RSS of the task <= 3x the package, read as what the
+task adds (the interpreter with Airflow, gRPC and the CX library takes ~155 MB before any work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_support import (
+    CONN_ID,
+    REPO,
+    SAMPLE_AGENT,
+    connection_env,
+    emulator_process,
+    new_agent,
+    task_context,
+    use_airflow_home,
+)
+
+MB = 1 << 20
+PHRASES_PER_INTENT = 400
+
+
+# --- the package -------------------------------------------------------------------------------------
+
+
+def generated_package(size_mb: float, seed: int = 8) -> bytes:
+    """The sample agent plus enough generated intents for a zip of about ``size_mb`` MB."""
+    from airflow_provider_cx.package import Resource, new_id, read_package, write_zip
+
+    rng = random.Random(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    vocabulary = ["".join(rng.choices(alphabet, k=rng.randint(3, 11))) for _ in range(200_000)]
+    package = read_package(SAMPLE_AGENT)
+    base = len(write_zip(package))
+    # Measured: one intent of 400 phrases of 12 random words zips to ~37 kB.
+    count = max(1, round((size_mb * MB - base) / 37_000))
+    for n in range(count):
+        phrases = [
+            {
+                "id": new_id(),
+                "parts": [{"text": " ".join(rng.choices(vocabulary, k=12))}],
+                "repeatCount": 1,
+                "languageCode": "en",
+            }
+            for _ in range(PHRASES_PER_INTENT)
+        ]
+        data = {"name": new_id(), "displayName": f"generated.intent.{n:05d}", "priority": 500000}
+        package.intents.append(
+            Resource("intents", data["displayName"], data, {"trainingPhrases/en.json": {"trainingPhrases": phrases}})
+        )
+    return write_zip(package)
+
+
+# --- one task in its own process -----------------------------------------------------------------------
+
+
+def status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak_rss() -> bool:
+    """Make VmHWM start again from the current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def run_task(kind: str, agent: str, path: str, trace: bool) -> dict[str, Any]:
+    """Run the export or restore task in this process; report memory above the post-import baseline."""
+    use_airflow_home()
+    import tracemalloc
+
+    from airflow_provider_cx.operators.export_agent import CXExportAgentOperator
+    from airflow_provider_cx.operators.restore_agent import CXRestoreAgentOperator
+
+    fast = {"gcp_conn_id": CONN_ID, "poll_interval": 0.2, "operation_timeout": 600}
+    if kind == "restore":
+        task = CXRestoreAgentOperator(task_id="restore", agent=agent, source=path, **fast)
+    else:
+        task = CXExportAgentOperator(task_id="export", agent=agent, destination=path, **fast)
+    task.get_agent()  # the task's own hook: grpc and the CX library imported, its channel open
+    context = task_context(task)
+    baseline_kb = status_kb("VmRSS")
+    resettable = reset_peak_rss()
+    if trace:
+        tracemalloc.start()
+    started = time.perf_counter()
+    task.execute(context)
+    seconds = time.perf_counter() - started
+    traced_peak = tracemalloc.get_traced_memory()[1] if trace else None
+    peak_kb = status_kb("VmHWM")
+    return {
+        "task": kind,
+        "seconds": round(seconds, 2),
+        "baseline_rss_mb": round(baseline_kb / 1024, 1),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "peak_reset": resettable,
+        "tracemalloc_peak_mb": round(traced_peak / MB, 1) if traced_peak is not None else None,
+    }
+
+
+def task_in_subprocess(kind: str, agent: str, path: Path, address: str, trace: bool) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--task", kind, "--agent", agent, "--path", str(path)]
+    if trace:
+        command.append("--trace")
+    env = {**os.environ, **connection_env(address)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+    if result.returncode != 0:
+        raise RuntimeError(f"{kind} task failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- the bench ----------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=float, default=50.0)
+    parser.add_argument("--package", type=Path, help="reuse (or create) the generated package at this path")
+    parser.add_argument("--only", choices=("export", "restore"), help="run one of the two tasks")
+    parser.add_argument("--task", choices=("export", "restore"), help=argparse.SUPPRESS)
+    parser.add_argument("--agent", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.task:
+        print(json.dumps(run_task(args.task, args.agent, args.path, args.trace)))
+        return
+
+    use_airflow_home()
+    folder = Path(tempfile.mkdtemp(prefix="cx-bench-memory-"))
+    source = args.package or folder / "package.zip"
+    if not source.is_file():
+        started = time.perf_counter()
+        source.write_bytes(generated_package(args.size_mb))
+        print(f"generated the package in {time.perf_counter() - started:.1f}s")
+    size_mb = source.stat().st_size / MB
+    print(f"package: {size_mb:.1f} MB zip ({source})")
+    with emulator_process("--operation-delay", "0.1") as address:
+        rows = []
+        for trace in (False, True):
+            agent = new_agent(address, source.read_bytes() if args.only == "export" else None)
+            for kind in ("restore", "export"):
+                if args.only in (None, kind):
+                    target = source if kind == "restore" else folder / "export.zip"
+                    rows.append(task_in_subprocess(kind, agent, target, address, trace))
+    header = ("task", "seconds", "baseline MB", "peak MB", "added MB", "x package", "tracemalloc MB")
+    print(f"{header[0]:8} " + " ".join(f"{name:>{len(name) + 1}}" for name in header[1:]))
+    for row in rows:
+        added = row["peak_rss_mb"] - row["baseline_rss_mb"]
+        traced = row["tracemalloc_peak_mb"]
+        print(
+            f"{row['task']:8} {row['seconds']:8.1f} {row['baseline_rss_mb']:12.1f} {row['peak_rss_mb']:8.1f} "
+            f"{added:9.1f} {added / size_mb:10.2f} {traced if traced is not None else '-':>15}"
+        )
+    print("(rows with tracemalloc figures ran a second time under tracemalloc; budget: added <= 3.00 x package)")
+
+
+if __name__ == "__main__":
+    main()

@@ -52,7 +52,7 @@ from airflow_provider_cx.package import Resource, encode_stem, new_id
 
 JSON = Any
 RESULTS_KEY = "testCaseResults"
-MAX_RESULTS_PER_AGENT = 20_000
+MAX_RESULTS_PER_AGENT = 5_000
 BLOB_MAGIC = b"CXEMU-TESTCASES\n"
 MAX_DISPLAY_NAME = 200
 MAX_NOTES = 400

@@ -104,3 +104,46 @@ def test_list_regexp_and_composite_kinds() -> None:
     composite = matcher([{"value": "@sys.number-sequence", "synonyms": ["@sys.number-sequence"]}])
     found = composite.find("account 123 456", TODAY, False, lambda name: sysentities.extractor(name))
     assert [f.value for f in found] == ["123456"]
+
+
+def test_entries_sharing_a_synonym_resolve_to_the_closest_spelling() -> None:
+    m = matcher([{"value": "HOU", "synonyms": ["Houston\t\t"]}, {"value": "IAH", "synonyms": ["Houston\t"]}])
+    assert [f.value for f in m.find("Houston", TODAY, False, no_refs)] == ["IAH"]
+
+
+ARTISTS = [
+    {"value": "The Goo Fighters", "synonyms": ["Goo Fighters", "G Fighters"]},
+    {"value": "The Google Dolls", "synonyms": ["Google Dolls", "Dolls"]},
+    {"value": "JFK", "synonyms": ["JFK New York", "John F. Kennedy International Airport"]},
+    {"value": "SFO", "synonyms": ["San Francisco International Airport"]},
+    {"value": "LongSleeve", "synonyms": ["Longsleeve Shirt", "Full sleeve"]},
+]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("The Gooo Fighters", "The Goo Fighters"),  # one word misspelt (one edit)
+        ("The Google Fighters", "The Goo Fighters"),  # spelt like the synonym (letter similarity 0.8)
+        ("a Longsleeve please", "LongSleeve"),  # partial: most of "Longsleeve Shirt"
+        ("New York Kennedy airport", "JFK"),  # partial: words only JFK's synonyms use
+    ],
+)
+def test_fuzzy_types_match_misspelt_and_partial_mentions(said: str, expected: str) -> None:
+    found = matcher(ARTISTS, enableFuzzyExtraction=True).find(said, TODAY, False, no_refs)
+    assert expected in [f.value for f in found]
+    assert all(f.fuzzy for f in found)
+    assert matcher(ARTISTS).find(said, TODAY, False, no_refs) == []  # only when the type asks for it
+
+
+@pytest.mark.parametrize("said", ["a shirt", "the airport", "Hithrow", "international"])
+def test_partial_mentions_need_a_distinctive_word_and_most_of_a_synonym(said: str) -> None:
+    assert matcher(ARTISTS, enableFuzzyExtraction=True).find(said, TODAY, False, no_refs) == []
+
+
+def test_exact_mentions_are_not_fuzzy_and_repeated_searches_agree() -> None:
+    m = matcher(ARTISTS, enableFuzzyExtraction=True)
+    first = m.find("Goo Fighters rock", TODAY, False, no_refs)
+    assert [(f.value, f.fuzzy) for f in first] == [("The Goo Fighters", False)]
+    first.clear()  # callers may change what they get back
+    assert [f.value for f in m.find("Goo Fighters rock", TODAY, False, no_refs)] == ["The Goo Fighters"]

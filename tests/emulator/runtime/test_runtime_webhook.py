@@ -63,3 +63,25 @@ def test_http_caller_maps_failures_to_webhook_error_events(server: str) -> None:
     with pytest.raises(WebhookError) as missing:
         http_webhook_caller({"displayName": "w"}, {}, 2)
     assert missing.value.kind == "not-found"
+
+
+def test_an_unreachable_host_is_remembered_but_an_http_error_is_not(server: str, monkeypatch) -> None:
+    import socket
+
+    from airflow_provider_cx.emulator.runtime import webhook as webhook_module
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    calls = []
+    real_post = webhook_module._post
+    monkeypatch.setattr(webhook_module, "_post", lambda *a: calls.append(a[0]) or real_post(*a))
+    for _ in range(2):
+        with pytest.raises(WebhookError) as refused:
+            http_webhook_caller({"genericWebService": {"uri": closed + "/hook"}}, {}, 5)
+        assert refused.value.event == "webhook.error.unavailable"
+    assert calls == [closed + "/hook"]  # the second call failed at once
+    for _ in range(2):
+        with pytest.raises(WebhookError):
+            http_webhook_caller({"genericWebService": {"uri": server + "/down"}}, {}, 5)
+    assert calls[1:] == [server + "/down", server + "/down"]  # a 503 answer is no reason to stop calling

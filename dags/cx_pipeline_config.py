@@ -3,7 +3,8 @@
 Read when a DAG file is parsed, from ``cx_config.json`` beside this module or from the file named by
 ``$CX_PIPELINE_CONFIG``. Each DAG turns the values into Params, so a triggered run can override them.
 Everything is checked here, so a wrong config shows up as an import error naming the key, not as a
-task failing halfway through a release. Pure: JSON and resource-name parsing, no Airflow, no network.
+task failing halfway through a release. JSON and resource-name parsing only: no network, and Airflow
+only for :meth:`PipelineConfig.backup_asset`.
 
 Shape (every key but ``stages`` is optional)::
 
@@ -11,8 +12,9 @@ Shape (every key but ``stages`` is optional)::
      "artifacts_base": "",                            # "" -> file://$AIRFLOW_HOME/cx-artifacts
      "stages": {"dev":     {"agent": "projects/P/locations/L/agents/A", "environment": "dev"},
                 "staging": {...}, "prod": {..., "gcp_conn_id": "cx_prod"}},
+     "deferrable_test_runs": true,                    # test-case runs wait in the triggerer
+     "poll_interval": 2.0,                            # seconds between checks of a long-running operation
      "release": {"lint_fail_on": "ERROR", "validate_fail_on": "ERROR", "min_pass_rate": 1.0,
-                 "deferrable_test_runs": true, "poll_interval": 2.0,
                  "smoke_test": [{"text": "hi", "expected_intent": "...", "expected_page": "..."}],
                  "min_smoke_accuracy": 1.0},
      "targets": [{"key": "prod", "agent": "...", "environments": ["production"]}],  # default: staging, prod
@@ -37,7 +39,13 @@ CONFIG_ENV = "CX_PIPELINE_CONFIG"
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("cx_config.json")
 STAGES = ("dev", "staging", "prod")
 SEVERITIES = ("INFO", "WARNING", "ERROR")
+DRAFT = "draft"
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def slug(text: str) -> str:
+    """``text`` as a file-name and task-id friendly word (``"Prod EU"`` -> ``"prod-eu"``)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
 class PipelineConfigError(ValueError):
@@ -69,8 +77,6 @@ class ReleaseSettings:
     lint_fail_on: str = "ERROR"
     validate_fail_on: str = "ERROR"
     min_pass_rate: float = 1.0
-    deferrable_test_runs: bool = True
-    poll_interval: float = 2.0
     smoke_test: tuple[dict[str, str], ...] = ()
     min_smoke_accuracy: float = 1.0
 
@@ -100,7 +106,20 @@ class PipelineConfig:
     release: ReleaseSettings = field(default_factory=ReleaseSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    deferrable_test_runs: bool = True
+    poll_interval: float = 2.0
     task_retries: int = 0
+
+    def backup_folder(self, key: str, environment: str | None) -> str:
+        """Where backups of target ``key``'s ``environment`` (``None``: its draft) go, one subfolder per run."""
+        return f"{self.artifacts_base.rstrip('/')}/backups/{key}/{slug(environment or DRAFT)}"
+
+    def backup_asset(self, key: str, environment: str | None) -> Any:
+        """The Airflow Asset updated by each backup of that agent and environment: schedule DAGs on it."""
+        from airflow.sdk import Asset
+
+        self.target(key)  # unknown keys fail here, at parse time
+        return Asset(name=f"cx_backup.{key}.{slug(environment or DRAFT)}", uri=self.backup_folder(key, environment))
 
     def target(self, key: str) -> Target:
         for target in self.targets:
@@ -159,6 +178,8 @@ def parse_config(raw: Any, source: Path = DEFAULT_CONFIG_PATH) -> PipelineConfig
         release=reader.release(doc.get("release", {})),
         validation=reader.validation(doc.get("validation", {})),
         backup=reader.backup(doc.get("backup", {})),
+        deferrable_test_runs=reader.flag(doc.get("deferrable_test_runs", True), "deferrable_test_runs"),
+        poll_interval=reader.seconds(doc.get("poll_interval", 2.0), "poll_interval"),
         task_retries=reader.count(doc.get("task_retries", 0), "task_retries"),
     )
 
@@ -191,6 +212,16 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.error(f"{where} must be a whole number >= 0, got {value!r}")
         return value
+
+    def flag(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.error(f"{where} must be true or false, got {value!r}")
+        return value
+
+    def seconds(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise self.error(f"{where} must be a positive number of seconds, got {value!r}")
+        return float(value)
 
     def severity(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or value.upper() not in SEVERITIES:
@@ -256,20 +287,12 @@ class _Reader:
         smoke = doc.get("smoke_test", [])
         if not isinstance(smoke, list) or not all(isinstance(row, dict) and row.get("text") for row in smoke):
             raise self.error("release.smoke_test must be a list of {text, expected_intent, expected_page}")
-        poll_interval = doc.get("poll_interval", defaults.poll_interval)
-        if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
-            raise self.error(f"release.poll_interval must be a positive number of seconds, got {poll_interval!r}")
-        deferrable = doc.get("deferrable_test_runs", defaults.deferrable_test_runs)
-        if not isinstance(deferrable, bool):
-            raise self.error(f"release.deferrable_test_runs must be true or false, got {deferrable!r}")
         return ReleaseSettings(
             lint_fail_on=self.severity(doc.get("lint_fail_on", defaults.lint_fail_on), "release.lint_fail_on"),
             validate_fail_on=self.severity(
                 doc.get("validate_fail_on", defaults.validate_fail_on), "release.validate_fail_on"
             ),
             min_pass_rate=self.fraction(doc.get("min_pass_rate", defaults.min_pass_rate), "release.min_pass_rate"),
-            deferrable_test_runs=deferrable,
-            poll_interval=float(poll_interval),
             smoke_test=tuple(dict(row) for row in smoke),
             min_smoke_accuracy=self.fraction(
                 doc.get("min_smoke_accuracy", defaults.min_smoke_accuracy), "release.min_smoke_accuracy"

@@ -169,7 +169,7 @@ def promote(stage: str) -> list[Any]:
             task_id=f"restore_{stage}",
             source="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
             backup_to=f"{FOLDER}/backups/{stage}-before.zip",
-            poll_interval=SETTINGS.poll_interval,
+            poll_interval=CONFIG.poll_interval,
             **common,
         ),
         CXValidateAgentOperator(
@@ -182,8 +182,8 @@ def promote(stage: str) -> list[Any]:
             task_id=f"test_{stage}",
             min_pass_rate=SETTINGS.min_pass_rate,
             report_destination=f"{FOLDER}/reports/{stage}",
-            deferrable=SETTINGS.deferrable_test_runs,
-            poll_interval=SETTINGS.poll_interval,
+            deferrable=CONFIG.deferrable_test_runs,
+            poll_interval=CONFIG.poll_interval,
             **common,
         ),
     ]
@@ -191,7 +191,7 @@ def promote(stage: str) -> list[Any]:
         task_id=f"version_{stage}",
         release_id=RELEASE_ID,
         description=f"Promoted by cx_release_promotion to {stage}.",
-        poll_interval=SETTINGS.poll_interval,
+        poll_interval=CONFIG.poll_interval,
         **common,
     )
     deploy = CXDeployEnvironmentOperator(
@@ -199,7 +199,7 @@ def promote(stage: str) -> list[Any]:
         environment=environment,
         versions=versions.output,
         create_if_missing=True,
-        poll_interval=SETTINGS.poll_interval,
+        poll_interval=CONFIG.poll_interval,
         **common,
     )
     return [*checks, versions, deploy]
@@ -218,7 +218,7 @@ def roll_back(stage: str, gates: list[Any]) -> Any:
         restore_from=plan["restore_from"],
         use_history=False,
         delete_created_environment=True,
-        poll_interval=SETTINGS.poll_interval,
+        poll_interval=CONFIG.poll_interval,
     )
     return rollback
 
@@ -253,7 +253,7 @@ with DAG(
         environment="{{ params.dev_environment }}",
         destination=f"{FOLDER}/dev-export.zip",
         gcp_conn_id=CONFIG.stages["dev"].gcp_conn_id,
-        poll_interval=SETTINGS.poll_interval,
+        poll_interval=CONFIG.poll_interval,
     )
     lint = CXLintAgentPackageOperator(
         task_id="lint_package",
@@ -266,7 +266,7 @@ with DAG(
         agent="{{ params.prod_agent }}",
         destination=f"{FOLDER}/prod-current.zip",
         gcp_conn_id=CONFIG.stages["prod"].gcp_conn_id,
-        poll_interval=SETTINGS.poll_interval,
+        poll_interval=CONFIG.poll_interval,
     )
     diff = CXDiffAgentPackagesOperator(
         task_id="diff_release",

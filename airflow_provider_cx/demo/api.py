@@ -253,12 +253,18 @@ class AirflowAPIClient:
     ) -> TaskInstance:
         """Wait until the task instance is in one of ``states`` (e.g. ``{"deferred"}``) and return it.
 
-        Fails fast with ``TaskEndedError`` if the task finishes in another state.
+        Fails fast with ``TaskEndedError`` if the task finishes in another state. A mapped task instance
+        that does not exist yet (its upstream has not been expanded) is waited for.
         """
         wanted = set(states)
 
         def attempt() -> TaskInstance | None:
-            ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            try:
+                ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            except AirflowAPIError as exc:
+                if exc.status == 404 and map_index >= 0:
+                    return None
+                raise
             if ti.state in wanted:
                 return ti
             if ti.state in TERMINAL_TASK_STATES:
@@ -269,8 +275,8 @@ class AirflowAPIClient:
             return None
 
         def describe() -> str:
-            ti = self.task_instance(dag_id, run_id, task_id, map_index)
-            return f"task {task_id} of {dag_id}/{run_id} is {ti.state!r}, not one of {sorted(wanted)}"
+            state = self.task_states(dag_id, run_id).get(task_id if map_index < 0 else f"{task_id}[{map_index}]")
+            return f"task {task_id} of {dag_id}/{run_id} is {state!r}, not one of {sorted(wanted)}"
 
         return self._poll(attempt, timeout, poll_interval, describe)
 
@@ -284,6 +290,15 @@ class AirflowAPIClient:
             except ValueError:
                 return value
         return value
+
+    # -- assets ---------------------------------------------------------------------------------------
+
+    def asset_events(self, *, source_dag_id: str, source_run_id: str | None = None) -> list[dict[str, Any]]:
+        """Asset events a DAG's tasks emitted: ``[{"uri", "name", "source_task_id", "extra", ...}, ...]``."""
+        query: dict[str, Any] = {"limit": PAGE_LIMIT, "source_dag_id": source_dag_id}
+        if source_run_id is not None:
+            query["source_run_id"] = source_run_id
+        return self._request("GET", "/api/v2/assets/events", query=query)["asset_events"]
 
     # -- Human-in-the-loop --------------------------------------------------------------------------
 

@@ -247,7 +247,9 @@ def _explain(
             return "stale expectation (not in agent)", f"no fulfillment in the package can say {missing[0][:90]!r}"
         if called and any("$session.params." in g for g in got):
             return "needs webhook", "a webhook was called (unreachable here) and our text keeps an unset parameter"
-        return "runtime gap", "the expected texts exist in the package but this path did not send them"
+        return "runtime gap", (
+            f"the expected texts exist in the package but this path did not send them ({_how(expected, output)})"
+        )
     if kind in ("PAGE", "FLOW"):
         page = expected.get("currentPage") or {}
         name = str(page.get("name", "")).strip()
@@ -260,7 +262,7 @@ def _explain(
             return "stale expectation (not in agent)", f"page {name!r} does not exist in flow {flow!r}"
         if called:
             return "needs webhook", "a webhook was called (unreachable here) before the page differed"
-        return "runtime gap", "the expected page exists; the emulator took another route"
+        return "runtime gap", f"the expected page exists; the emulator took another route ({_how(expected, output)})"
     if kind == "INTENT":
         name = str((expected.get("triggeredIntent") or {}).get("name", "")).strip()
         intent = package.intent(name)
@@ -283,8 +285,19 @@ def _explain(
         ]
         if len(owners) > 1:
             return "ambiguous agent data", f"{said!r} is a training phrase of {', '.join(owners)}"
-        return "runtime gap", f"intent {name!r} exists; the emulator's similarity chose otherwise"
+        return (
+            "runtime gap",
+            f"intent {name!r} exists; the emulator's similarity chose otherwise ({_how(expected, output)})",
+        )
     return "runtime gap", "parameters differ"
+
+
+def _how(expected: dict[str, Any], output: dict[str, Any]) -> str:
+    """What the emulator matched on the turn, beside what the recording says CX matched."""
+    want = (expected.get("triggeredIntent") or {}).get("name") or "no intent"
+    got = (output.get("triggeredIntent") or {}).get("name") or "no intent"
+    info = output.get("diagnosticInfo") or {}
+    return f"recorded {want}; emulator {info.get('Match Type', '?')} {got}"
 
 
 def main() -> int:
@@ -346,15 +359,24 @@ def speed(engines: list[tuple[Engine, list[dict[str, Any]]]], count: int) -> Non
                 cases.append((engine, {**test, "testCaseConversationTurns": turns[:5]}))
     if not cases:
         return
-    start, cpu = time.perf_counter(), time.process_time()
-    for i in range(count):
-        engine, test = cases[i % len(cases)]
-        run_test_case(engine, test, webhook_caller=unreachable_webhook_caller)
-    elapsed, used = time.perf_counter() - start, time.process_time() - cpu
-    print(
-        f"\nSPEED: {count} test cases x 5 turns in {elapsed:.2f} s wall, {used:.2f} s CPU "
-        f"({count * 5 / elapsed:.0f} turns/s)"
-    )
+    print()
+    for cold in (False, True):
+        start, cpu = time.perf_counter(), time.process_time()
+        for i in range(count):
+            engine, test = cases[i % len(cases)]
+            if cold:
+                engine.index.clear_caches()
+            run_test_case(engine, test, webhook_caller=unreachable_webhook_caller)
+        elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+        how = (
+            "caches cleared before every test case (each conversation computed afresh)"
+            if cold
+            else f"warm: {len(cases)} distinct conversations repeat, remembered matches are reused"
+        )
+        print(
+            f"SPEED: {count} test cases x 5 turns in {elapsed:.2f} s wall, {used:.2f} s CPU "
+            f"({count * 5 / elapsed:.0f} turns/s) — {how}"
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ ConversationTurn = pb(tc_types.ConversationTurn)
 _TestResult = tc_types.TestResult
 
 
-class TestCaseRefs:
+class CaseRefs:
     """:class:`References` plus the look-ups test cases need (flows by display name, page ids)."""
 
     def __init__(self, refs: References) -> None:
@@ -74,7 +74,7 @@ class TestCaseRefs:
 
 
 # --- package -> proto --------------------------------------------------------------------------------
-def case_message(data: dict[str, JSON], refs: TestCaseRefs, full: bool) -> Any:
+def case_message(data: dict[str, JSON], refs: CaseRefs, full: bool) -> Any:
     """The TestCase proto of a package test case (``full=False``: the BASIC view, no turns)."""
     message = _TestCase(
         name=f"{refs.agent}/testCases/{data.get('name', '')}",
@@ -96,7 +96,7 @@ def case_message(data: dict[str, JSON], refs: TestCaseRefs, full: bool) -> Any:
     return message
 
 
-def config_message(config: dict[str, JSON], refs: TestCaseRefs) -> Any:
+def config_message(config: dict[str, JSON], refs: CaseRefs) -> Any:
     message = pb(tc_types.TestConfig)(tracking_parameters=[str(p) for p in config.get("trackingParameters", [])])
     flow = str(config.get("flow") or "")
     page = str(config.get("page") or "")
@@ -107,7 +107,7 @@ def config_message(config: dict[str, JSON], refs: TestCaseRefs) -> Any:
     return message
 
 
-def turn_message(turn: dict[str, JSON], refs: TestCaseRefs) -> Any:
+def turn_message(turn: dict[str, JSON], refs: CaseRefs) -> Any:
     """A ConversationTurn proto from a package (or runtime result) turn.
 
     Fields are set directly (a test run converts thousands of turns); anything unusual in the user
@@ -148,7 +148,7 @@ _DIFF_TYPES = {name: value for name, value in pb(tc_types.TestRunDifference).Dif
 _PLAIN_INPUT = {"text", "event", "dtmf", "languageCode"}
 
 
-def _user_input(target: Any, user: dict[str, JSON], refs: TestCaseRefs) -> None:
+def _user_input(target: Any, user: dict[str, JSON], refs: CaseRefs) -> None:
     query = user.get("input") or {}
     if (
         isinstance(query, dict)
@@ -177,7 +177,7 @@ def _user_input(target: Any, user: dict[str, JSON], refs: TestCaseRefs) -> None:
     target.enable_sentiment_analysis = bool(user.get("enableSentimentAnalysis", False))
 
 
-def result_message(result: dict[str, JSON], refs: TestCaseRefs) -> Any:
+def result_message(result: dict[str, JSON], refs: CaseRefs) -> Any:
     """A TestCaseResult proto from a stored result (package-form turns plus name/environment/testTime)."""
     message = _TestCaseResult(
         name=str(result.get("name", "")),
@@ -201,7 +201,7 @@ def _seconds_nanos(value: dict[str, JSON]) -> dict[str, int]:
 
 
 # --- proto -> package --------------------------------------------------------------------------------
-def case_data(message: Any, refs: TestCaseRefs) -> dict[str, JSON]:
+def case_data(message: Any, refs: CaseRefs) -> dict[str, JSON]:
     """The package form of a TestCase proto (no ``name``; creation time and last result left out)."""
     data: dict[str, JSON] = {}
     if message.tags:
@@ -215,7 +215,7 @@ def case_data(message: Any, refs: TestCaseRefs) -> dict[str, JSON]:
     return data
 
 
-def config_data(config: Any, refs: TestCaseRefs) -> dict[str, JSON]:
+def config_data(config: Any, refs: CaseRefs) -> dict[str, JSON]:
     data: dict[str, JSON] = {}
     if config.tracking_parameters:
         data["trackingParameters"] = list(config.tracking_parameters)
@@ -229,7 +229,7 @@ def config_data(config: Any, refs: TestCaseRefs) -> dict[str, JSON]:
     return data
 
 
-def turn_data(turn: Any, refs: TestCaseRefs) -> dict[str, JSON]:
+def turn_data(turn: Any, refs: CaseRefs) -> dict[str, JSON]:
     """The package form of a ConversationTurn proto."""
     data = json_format.MessageToDict(turn)
     user = data.get("userInput") or {}

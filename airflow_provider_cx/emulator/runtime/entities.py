@@ -145,6 +145,10 @@ class EntityTypeMatcher:
             self._found[key] = found
         return list(found)
 
+    def clear_cache(self) -> None:
+        self._found.clear()
+        self._word_entries.clear()
+
     def _find(self, text: str, today: dt.date, prompted: bool, lookup: Lookup) -> list[EntityMatch]:
         if self.kind == "KIND_REGEXP":
             return [

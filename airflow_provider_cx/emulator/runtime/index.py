@@ -221,6 +221,14 @@ class AgentIndex:
                 self._matches[key] = found
         return copy.deepcopy(found)
 
+    def clear_caches(self) -> None:
+        """Forget remembered matches and entity look-ups (benchmarks measure the work without them)."""
+        with self._matches_lock:
+            self._matches.clear()
+        for matcher in self._entity_matchers.values():
+            if matcher is not None:
+                matcher.clear_cache()
+
     def warm(self, language: str | None = None) -> None:
         """Build the lazy parts now (intents and entity matchers), e.g. before a timed batch."""
         lang = language or self.package.default_language

@@ -40,7 +40,7 @@ from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.emulator.test_case_coverage import coverage_message
 from airflow_provider_cx.emulator.test_case_filters import ResultFilter, export_names
 from airflow_provider_cx.emulator.test_case_messages import (
-    TestCaseRefs,
+    CaseRefs,
     case_data,
     case_message,
     creation_time_now,
@@ -90,7 +90,7 @@ def run_and_store(backend: Any, agent_name: str, test_case_ids: list[str], envir
     for test_id, data in tests:
         results.append(_run_one(engine, agent_name, test_id, data, environment))
     with backend.store.write(agent_name, content=False) as record:
-        refs = TestCaseRefs(References(record))
+        refs = CaseRefs(References(record))
         stored = record.extra(RESULTS_KEY).setdefault("results", [])
         stored.extend(results)
         if len(stored) > MAX_RESULTS_PER_AGENT:
@@ -150,7 +150,7 @@ class TestCasesService(Service):
             raise InvalidArgument(f"page_size must not be negative, got {request.page_size}")
         size = min(request.page_size or 20, limit)
         with self.backend.store.read(agent) as record:
-            refs = TestCaseRefs(References(record))
+            refs = CaseRefs(References(record))
             page, token = paginate(record.package.test_cases, size, request.page_token)
             cases = [self._message(record, refs, tc, full) for tc in page]
         return pb(tc_types.ListTestCasesResponse)(test_cases=cases, next_page_token=token)
@@ -160,13 +160,13 @@ class TestCasesService(Service):
         path = parse(request.name, ("testCases",), "test case")
         with self.backend.store.read(path.agent_name) as record:
             test_case = _find(record, path.segments[0][1])
-            return self._message(record, TestCaseRefs(References(record)), test_case, True)
+            return self._message(record, CaseRefs(References(record)), test_case, True)
 
     @rpc(tc_types.CreateTestCaseRequest, tc_types.TestCase)
     def create_test_case(self, request: Any, context: grpc.ServicerContext) -> Any:
         agent = parse(request.parent, (), "agent").agent_name
         with self.backend.store.write(agent) as record:
-            refs = TestCaseRefs(References(record))
+            refs = CaseRefs(References(record))
             data = case_data(request.test_case, refs)
             _check(record, data, None)
             data = {"name": new_id(), **data, "creationTime": creation_time_now()}
@@ -180,7 +180,7 @@ class TestCasesService(Service):
         paths = _update_paths(request)
         with self.backend.store.write(path.agent_name) as record:
             test_case = _find(record, path.segments[0][1])
-            refs = TestCaseRefs(References(record))
+            refs = CaseRefs(References(record))
             new = case_data(request.test_case, refs)
             merged = copy.deepcopy(test_case.data)
             for field in paths:
@@ -211,7 +211,7 @@ class TestCasesService(Service):
                 results[:] = [r for r in results if r.get("testCase") not in ids]
         return empty_pb2.Empty()
 
-    def _message(self, record: AgentRecord, refs: TestCaseRefs, test_case: Resource, full: bool) -> Any:
+    def _message(self, record: AgentRecord, refs: CaseRefs, test_case: Resource, full: bool) -> Any:
         message = case_message(test_case.data, refs, full)
         if full:
             latest = _latest_result(record, test_case.id)
@@ -277,7 +277,7 @@ class TestCasesService(Service):
             results = [r for r in _results(record) if test_id == "-" or r.get("testCase") == test_id]
             results = selected.apply(results)
             page, token = paginate(results, request.page_size, request.page_token)
-            refs = TestCaseRefs(References(record))
+            refs = CaseRefs(References(record))
             messages = [result_message(r, refs) for r in page]
         return pb(tc_types.ListTestCaseResultsResponse)(test_case_results=messages, next_page_token=token)
 
@@ -288,7 +288,7 @@ class TestCasesService(Service):
             _find(record, path.segments[0][1])
             for result in _results(record):
                 if result.get("name") == request.name:
-                    return result_message(result, TestCaseRefs(References(record)))
+                    return result_message(result, CaseRefs(References(record)))
         raise NotFound(f"test case result {request.name} not found")
 
     # --- coverage -----------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ class TestCasesService(Service):
         content = self.backend.gcs.read(request.gcs_uri) if source == "gcs_uri" else request.content
         incoming = read_test_cases(content)
         with self.backend.store.read(path.agent_name) as record:
-            refs = TestCaseRefs(References(record))
+            refs = CaseRefs(References(record))
             taken = {tc.display_name.strip() for tc in record.package.test_cases}
         errors, accepted = [], []
         for data in incoming:
@@ -415,7 +415,7 @@ def _update_paths(request: Any) -> list[str]:
     return list(dict.fromkeys(fields))
 
 
-def _same_turns(stored: list[JSON], new: list[JSON], refs: TestCaseRefs) -> bool:
+def _same_turns(stored: list[JSON], new: list[JSON], refs: CaseRefs) -> bool:
     """Whether ``new`` is what the stored turns look like after an API round trip (then keep them verbatim)."""
     if len(stored) != len(new):
         return False
@@ -457,7 +457,7 @@ def _problem(data: dict[str, JSON], taken: Iterable[str]) -> tuple[grpc.StatusCo
     return None
 
 
-def _import_error(data: dict[str, JSON], refs: TestCaseRefs, problem: tuple[grpc.StatusCode, str]) -> Any:
+def _import_error(data: dict[str, JSON], refs: CaseRefs, problem: tuple[grpc.StatusCode, str]) -> Any:
     code, message = problem
     error = pb(tc_types.TestCaseError)(status=status_pb2.Status(code=code.value[0], message=message))
     try:

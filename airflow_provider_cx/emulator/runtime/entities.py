@@ -212,7 +212,8 @@ class EntityTypeMatcher:
                         window = " ".join(raw[i : i + n])
                         if abs(len(window) - len(target)) > 0.25 * len(target):
                             continue
-                        if 1 - edit_distance(window, target) / max(len(window), len(target)) >= CLOSE_SPELLING:
+                        limit = int((1 - CLOSE_SPELLING) * max(len(window), len(target)) + 1e-9)
+                        if edit_distance_within(window, target, limit):
                             start, end = spans[i][0], spans[i + n - 1][1]
                             out.append(EntityMatch(start, end, entry.value, text[start:end], fuzzy=True))
         return out
@@ -312,6 +313,25 @@ def _spelling(text: str) -> str:
 
 def _plain(word: str) -> str:
     return word.replace("'", "")
+
+
+def edit_distance_within(a: str, b: str, limit: int) -> bool:
+    """Whether the Levenshtein distance of ``a`` and ``b`` is at most ``limit`` (banded: O(len * limit))."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    big = limit + 1
+    previous = [j if j <= limit else big for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        low, high = max(1, i - limit), min(len(b), i + limit)
+        current = [big] * (len(b) + 1)
+        current[0] = i if i <= limit else big
+        for j in range(low, high + 1):
+            cost = previous[j - 1] + (a[i - 1] != b[j - 1])
+            current[j] = min(cost, previous[j] + 1, current[j - 1] + 1, big)
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
 
 
 def edit_distance(a: str, b: str) -> int:

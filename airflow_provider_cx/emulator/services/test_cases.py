@@ -62,7 +62,6 @@ _INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 _View = tc_types.ListTestCasesRequest.TestCaseView
 _DataFormat = tc_types.ExportTestCasesRequest.DataFormat
 _UPDATABLE = {"tags", "display_name", "notes", "test_config", "test_case_conversation_turns"}
-_TEST_CASE_ID = re.compile(r"^[^/]+$")
 
 
 # --- running -------------------------------------------------------------------------------------------
@@ -351,8 +350,7 @@ class TestCasesService(Service):
         if data_format not in (_DataFormat.BLOB, _DataFormat.JSON):
             raise InvalidArgument(f"data_format {request.data_format} is not supported; use BLOB or JSON")
         wanted = export_names(request.filter)
-        with self.backend.store.read(path.agent_name):
-            pass
+        self.backend.store.get(path.agent_name)  # NOT_FOUND now, not in the operation
 
         def work() -> Any:
             with self.backend.store.read(path.agent_name) as record:

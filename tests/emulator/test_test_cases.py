@@ -32,6 +32,8 @@ def api(cx_emulator: Any) -> Any:
         flows = cx_emulator.client(cx.FlowsClient)
         pages = cx_emulator.client(cx.PagesClient)
         intents = cx_emulator.client(cx.IntentsClient)
+        versions = cx_emulator.client(cx.VersionsClient)
+        environments = cx_emulator.client(cx.EnvironmentsClient)
         backend = cx_emulator.backend
 
     return Api
@@ -411,3 +413,41 @@ def test_export_to_gcs_as_blob_with_a_filter(api: Any, sample: cx.Agent) -> None
         api.test_cases.import_test_cases(request={"parent": target.name, "content": b"not test cases"})
     with pytest.raises(exceptions.InvalidArgument):
         api.test_cases.export_test_cases(request={"parent": sample.name, "filter": "display_name = x"})
+
+
+def test_batch_run_in_an_environment_uses_its_pinned_flow_versions(api: Any) -> None:
+    agent = restore(api, package_bytes(sample_agent_path()))
+    flows = {f.display_name: f for f in api.flows.list_flows(parent=agent.name)}
+    versions, environments = api.versions, api.environments
+    configs = [
+        {"version": wait_for(versions.create_version(parent=f.name, version={"display_name": "v1"})).name}
+        for f in flows.values()
+    ]
+    environment = wait_for(
+        environments.create_environment(
+            parent=agent.name, environment={"display_name": "prod", "version_configs": configs}
+        )
+    )
+    start = flows["Default Start Flow"]
+    kept = [r for r in start.transition_routes if not r.intent.endswith(_intent_id(api, agent, "card.block"))]
+    del start.transition_routes[:]
+    start.transition_routes.extend(kept)
+    api.flows.update_flow(flow=start, update_mask=field_mask_pb2.FieldMask(paths=["transition_routes"]))
+
+    in_environment = batch_run(api, agent, environment=environment.name)
+    assert all(r.test_result == PASSED for r in in_environment)
+    assert {r.environment for r in in_environment} == {environment.name}
+    in_draft = batch_run(api, agent)
+    assert sum(r.test_result == FAILED for r in in_draft) == 2  # the two card tests need the removed route
+
+    env_id = environment.name.rsplit("/", 1)[-1]
+    listed = api.test_cases.list_test_case_results(
+        request={"parent": f"{agent.name}/testCases/-", "filter": f"environment = {env_id}"}
+    )
+    assert {r.name for r in listed} == {r.name for r in in_environment}
+    with pytest.raises(exceptions.NotFound):
+        batch_run(api, agent, environment=f"{agent.name}/environments/{uuid.uuid4()}")
+
+
+def _intent_id(api: Any, agent: cx.Agent, display_name: str) -> str:
+    return next(i.name for i in api.intents.list_intents(parent=agent.name) if i.display_name == display_name)

@@ -1,0 +1,118 @@
+"""The Python pieces of the DAG files, called directly: approval text, rollback planning, backup retention."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jinja2
+import pytest
+from airflow.sdk.exceptions import AirflowSkipException
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def load_dag_module(
+    name: str, monkeypatch: pytest.MonkeyPatch, config: dict[str, Any] | None, tmp_path: Path
+) -> ModuleType:
+    """A fresh import of ``dags/<name>.py`` reading ``config`` (default: the shipped one)."""
+    if config is not None:
+        path = tmp_path / f"{name}-config.json"
+        path.write_text(json.dumps(config))
+        monkeypatch.setenv("CX_PIPELINE_CONFIG", str(path))
+    else:
+        monkeypatch.delenv("CX_PIPELINE_CONFIG", raising=False)
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", DAGS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeTaskInstance:
+    """``ti.xcom_pull`` answered from a dict keyed by (task id, key)."""
+
+    def __init__(self, xcoms: dict[tuple[str, str], Any]) -> None:
+        self.xcoms = xcoms
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value", **_: Any) -> Any:
+        return self.xcoms.get((task_ids, key))
+
+
+@pytest.fixture
+def release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    return load_dag_module("cx_release_promotion", monkeypatch, None, tmp_path)
+
+
+def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleType) -> None:
+    ti = FakeTaskInstance(
+        {
+            ("prepare_release", "release_id"): "rel-7",
+            ("test_staging", "cx_test_run"): {"passed": 11, "total": 11},
+            ("diff_release", "return_value"): {
+                "summary": {"intent": {"changed": 1}, "trainingPhrase": {"added": 1}},
+                "reports": {"markdown": "file:///r/release-notes.md"},
+            },
+        }
+    )
+    params = {
+        "staging_agent": "projects/s/locations/l/agents/a",
+        "staging_environment": "staging",
+        "prod_agent": "projects/p/locations/l/agents/b",
+        "prod_environment": "production",
+    }
+
+    body = (
+        jinja2.Environment(undefined=jinja2.StrictUndefined)
+        .from_string(release.APPROVAL_BODY)
+        .render(ti=ti, params=params)
+    )
+
+    assert "Release **rel-7** passed staging" in body
+    assert "11 of 11 test cases passed" in body
+    assert "- intent: 0 added, 0 removed, 1 changed" in body
+    assert "- trainingPhrase: 1 added, 0 removed, 0 changed" in body
+    assert "Release notes: file:///r/release-notes.md" in body
+    assert "`projects/p/locations/l/agents/b`, environment production" in body
+
+
+def test_nothing_is_rolled_back_when_the_stage_was_never_restored(release: ModuleType) -> None:
+    with pytest.raises(AirflowSkipException, match="prod was never restored"):
+        release.plan_rollback.function("prod", ti=FakeTaskInstance({}))
+
+
+def test_a_restored_stage_rolls_back_to_its_backup_and_recorded_environment(release: ModuleType) -> None:
+    before = {"environment": "projects/p/locations/l/agents/a/environments/e", "version_configs": [], "created": False}
+    ti = FakeTaskInstance(
+        {
+            ("restore_staging", "backup_uri"): "file:///r/backups/staging-before.zip",
+            ("deploy_staging", "cx_environment_before"): before,
+        }
+    )
+
+    plan = release.plan_rollback.function("staging", ti=ti)
+
+    assert plan == {"restore_from": "file:///r/backups/staging-before.zip", "previous_configuration": before}
+
+
+def test_a_failure_before_the_deploy_restores_the_agent_and_leaves_the_environment(release: ModuleType) -> None:
+    ti = FakeTaskInstance({("restore_prod", "backup_uri"): "file:///r/backups/prod-before.zip"})
+
+    assert release.plan_rollback.function("prod", ti=ti)["previous_configuration"] is None
+
+
+def test_retention_deletes_the_oldest_backups_of_each_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = json.loads((DAGS / "cx_config.json").read_text())
+    config["artifacts_base"] = (tmp_path / "artifacts").as_uri()
+    backup = load_dag_module("cx_agent_backup", monkeypatch, config, tmp_path)
+    folder = Path(backup.CONFIG.backup_folder("prod", "production").removeprefix("file://"))
+    for run in ("20250101T020000", "20250102T020000", "20250103T020000"):
+        (folder / run).mkdir(parents=True)
+        (folder / run / "agent.zip").write_bytes(b"zip")
+
+    pruned = backup.prune_backups.function(2)
+
+    assert sorted(path.name for path in folder.iterdir()) == ["20250102T020000", "20250103T020000"]
+    assert list(pruned.values()) == [["20250101T020000"]]

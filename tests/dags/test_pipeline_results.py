@@ -1,0 +1,193 @@
+"""Release ids, release summaries, validation problems and backup retention (pure functions of dags/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from cx_pipeline_results import (
+    backups_to_prune,
+    check_release_id,
+    gate_detail,
+    release_outcome,
+    release_summary,
+    release_summary_markdown,
+    validation_markdown,
+    validation_problems,
+    validation_row,
+)
+
+GATES = [
+    ("export_dev", "export"),
+    ("test_staging", "test"),
+    ("deploy_staging", "deploy"),
+    ("approve_prod", "approval"),
+    ("deploy_prod", "deploy"),
+    ("smoke_test_prod", "smoke"),
+    ("rollback_staging", "rollback"),
+    ("rollback_prod", "rollback"),
+]
+STAGES = {
+    name: {"agent": f"projects/{name}/locations/global/agents/a", "environment": name}
+    for name in ("dev", "staging", "prod")
+}
+
+
+def test_release_ids_are_stable_per_run_and_distinct_between_runs() -> None:
+    from cx_pipeline_results import release_id_for
+
+    when = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+    first = release_id_for("manual__2025-03-04T05:06:07+00:00", when)
+
+    assert first == release_id_for("manual__2025-03-04T05:06:07+00:00", when)
+    assert first.startswith("rel-20250304-050607-")
+    assert first != release_id_for("manual__other", when)
+    assert check_release_id(first) == first
+
+
+@pytest.mark.parametrize("bad", ["", "a" * 65, "rel 1", "rel/1", "r]1"])
+def test_a_release_id_that_cannot_name_versions_and_folders_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="release_id"):
+        check_release_id(bad)
+
+
+def test_outcome_names_the_first_failed_gate_or_a_rejection() -> None:
+    order = [task for task, _ in GATES if not task.startswith("rollback")]
+    released = dict.fromkeys(order, "success")
+    assert release_outcome(released, order) == "released"
+    assert release_outcome({**released, "test_staging": "failed", "deploy_staging": "upstream_failed"}, order) == (
+        "failed at test_staging"
+    )
+    rejected = {**released, "deploy_prod": "skipped", "smoke_test_prod": "skipped"}
+    assert release_outcome(rejected, order) == "rejected"
+
+
+def test_the_summary_records_each_gate_what_is_deployed_and_every_report() -> None:
+    states = {task: "success" for task, _ in GATES} | {"rollback_staging": "skipped", "rollback_prod": "skipped"}
+    results = {
+        "export_dev": {"uri": "file:///r/dev-export.zip", "size_bytes": 10},
+        "test_staging": {"passed": 11, "total": 11, "failing": [], "reports": {"junit": "file:///r/t.xml"}},
+        "deploy_prod": {"display_name": "production", "version_configs": ["v1", "v2"], "changed": True},
+        "smoke_test_prod": {"passed": 3, "total": 3},
+    }
+    versions = {"staging": {"Default Start Flow": ".../versions/2"}, "prod": {"Default Start Flow": ".../versions/5"}}
+
+    summary = release_summary(
+        release_id="rel-1",
+        folder="file:///r",
+        stages=STAGES,
+        gates=GATES,
+        states=states,
+        results=results,
+        versions=versions,
+    )
+
+    assert summary["outcome"] == "released"
+    assert summary["deployed"] == versions
+    assert summary["reports"] == ["file:///r/t.xml"]
+    details = {row["task"]: row["detail"] for row in summary["gates"]}
+    assert details["test_staging"] == "11/11 passed"
+    assert details["deploy_prod"] == "production: 2 flow versions"
+    assert details["export_dev"] == "file:///r/dev-export.zip (10 bytes)"
+    assert summary["rolled_back"] == summary["failed_rollbacks"] == []
+    markdown = release_summary_markdown(summary)
+    assert "# Release rel-1: released" in markdown
+    assert "- Default Start Flow: `.../versions/5`" in markdown
+
+
+def test_a_rolled_back_stage_is_not_reported_as_deployed() -> None:
+    states = {task: "success" for task, _ in GATES} | {
+        "smoke_test_prod": "failed",
+        "rollback_staging": "skipped",
+        "rollback_prod": "success",
+    }
+    results = {
+        "rollback_prod": {"environment_action": "updated", "restored_from": "file:///r/backups/prod-before.zip"},
+        "smoke_test_prod": {"passed": 1, "total": 3},
+    }
+
+    summary = release_summary(
+        release_id="rel-2",
+        folder="f",
+        stages=STAGES,
+        gates=GATES,
+        states=states,
+        results=results,
+        versions={"staging": {"F": "s"}, "prod": {"F": "p"}},
+    )
+
+    assert summary["outcome"] == "failed at smoke_test_prod"
+    assert summary["deployed"] == {"staging": {"F": "s"}}
+    assert summary["rolled_back"] == ["rollback_prod"]
+    assert gate_detail("rollback", results["rollback_prod"]) == (
+        "environment updated, agent restored from file:///r/backups/prod-before.zip"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "result", "detail"),
+    [
+        ("lint", {"counts": {"ERROR": 1, "WARNING": 2}}, "1 error, 2 warning, 0 info"),
+        ("diff", {"empty": True}, "no changes"),
+        ("diff", {"summary": {"intent": {"changed": 1}}}, "intent: +0 -0 ~1"),
+        (
+            "test",
+            {"passed": 10, "total": 11, "failing": [{"test_case": "Greeting"}]},
+            "10/11 passed; failing: Greeting",
+        ),
+        ("versions", {"created": ["a"], "adopted": ["b", "c"]}, "1 created, 2 reused"),
+        ("approval", {"chosen_options": ["Approve"]}, "Approve"),
+        ("restore", {"backup_uri": "file:///b.zip"}, "backup file:///b.zip"),
+        ("test", None, ""),
+    ],
+)
+def test_gate_details_say_what_each_gate_found(kind: str, result: dict | None, detail: str) -> None:
+    assert gate_detail(kind, result) == detail
+
+
+def _row(key: str, environment: str, failing: list[str], intent: float = 1.0, failed: bool = False) -> dict:
+    return validation_row(
+        {"key": key, "agent": f"projects/p/locations/l/agents/{key}", "environment": environment},
+        {"failed": failed, "counts": {"ERROR": int(failed)}},
+        {"passed": 11 - len(failing), "total": 11, "failing": [{"test_case": name} for name in failing]},
+        {"intent": {"score": intent}, "page_transition": {"score": 0.5}},
+    )
+
+
+def test_a_clean_validation_has_no_problems() -> None:
+    rows = [_row("staging", "staging", []), _row("prod", "production", [])]
+    assert validation_problems(rows, previous=rows) == []
+    assert "No problems." in validation_markdown(rows, [])
+
+
+def test_regressions_against_the_previous_summary_are_named_as_such() -> None:
+    previous = [_row("prod", "production", ["Known flaky"], intent=1.0)]
+    current = [_row("prod", "production", ["Known flaky", "Greeting"], intent=0.9)]
+
+    problems = validation_problems(current, previous)
+
+    assert problems == [
+        "prod/production: regression: test case 'Greeting' passed last time and fails now",
+        "prod/production: test case 'Known flaky' fails",
+        "prod/production: regression: intent coverage dropped from 100% to 90%",
+    ]
+    assert "## Problems" in validation_markdown(current, problems)
+
+
+def test_a_check_that_did_not_report_or_a_failed_validation_is_a_problem() -> None:
+    silent = validation_row({"key": "a", "agent": "x", "environment": "e"}, None, None, None)
+    failed = _row("b", "e", [], failed=True)
+
+    problems = validation_problems([silent, failed])
+
+    assert problems[0] == "a/e: a check did not report (see the failed tasks)"
+    assert problems[1].startswith("b/e: validation found blocking issues")
+
+
+def test_retention_keeps_the_newest_backups() -> None:
+    runs = ["20250103T020000", "20250101T020000", "20250102T020000", "20250104T020000"]
+
+    assert backups_to_prune(runs, keep_last=2) == ["20250101T020000", "20250102T020000"]
+    assert backups_to_prune(runs, keep_last=10) == []
+    with pytest.raises(ValueError, match="keep_last"):
+        backups_to_prune(runs, keep_last=0)

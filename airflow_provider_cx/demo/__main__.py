@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +67,20 @@ def release_summary(client: AirflowAPIClient, run: DagRun) -> dict[str, Any] | N
         return None
 
 
+def run_seconds(run: DagRun) -> float:
+    """How long the run took, from Airflow's start and end dates (0 if it has none)."""
+    if not (run.start_date and run.end_date):
+        return 0.0
+    return (datetime.fromisoformat(run.end_date) - datetime.fromisoformat(run.start_date)).total_seconds()
+
+
 def print_report(stack: AirflowStack, client: AirflowAPIClient, run: DagRun, elapsed: float) -> None:
     states = client.task_states(run.dag_id, run.run_id)
     summary = release_summary(client, run) or {}
     details = {row["task"]: row["detail"] for row in summary.get("gates", [])}
     print(
-        f"\nrun {run.run_id}: {run.state} in {elapsed:.0f} s; release {summary.get('release_id', '?')}: "
-        f"{summary.get('outcome', 'no summary')}"
+        f"\nrun {run.run_id}: {run.state} after {run_seconds(run):.0f} s (demo: {elapsed:.0f} s); "
+        f"release {summary.get('release_id', '?')}: {summary.get('outcome', 'no summary')}"
     )
     print("\ngates:")
     order = [row["task"] for row in summary.get("gates", [])] or sorted(states)
@@ -92,9 +100,13 @@ def print_report(stack: AirflowStack, client: AirflowAPIClient, run: DagRun, ela
 
 
 def prepare_workdir(workdir: Path) -> Path:
-    """A clean emulator state and artifacts folder under ``workdir`` (Airflow's home is reused: faster start)."""
+    """``workdir`` without what an earlier demo left: emulator state, Airflow's home and database, artifacts.
+
+    A fresh database also means no run of an interrupted demo is still "running" and blocking this
+    one (the release DAG allows one active run).
+    """
     workdir = workdir.absolute()
-    for stale in ("emulator-data", "artifacts"):
+    for stale in ("emulator-data", "airflow-home", "artifacts"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir

@@ -216,7 +216,8 @@ def pipeline_config(
         "gcp_conn_id": gcp_conn_id,
         "artifacts_base": artifacts_base,
         "stages": {name: {"agent": stage.agent, "environment": stage.environment} for name, stage in stages.items()},
-        "release": {"poll_interval": poll_interval, "smoke_test": SMOKE_TEST},
+        "poll_interval": poll_interval,
+        "release": {"smoke_test": SMOKE_TEST},
         "targets": targets
         or [
             {"key": name, "agent": stage.agent, "environments": [stage.environment]}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_cx.demo.__main__ import DAG_ID, REPO_DAGS, main, parse_args, prepare_workdir
+from airflow_provider_cx.demo.__main__ import DAG_ID, REPO_DAGS, main, parse_args, prepare_workdir, run_seconds
+from airflow_provider_cx.demo.api import DagRun
 
 
 def test_defaults_run_the_release_promotion_dag_of_the_repository() -> None:
@@ -28,13 +29,18 @@ def test_a_missing_dags_folder_exits_2_with_a_clear_message(tmp_path: Path, caps
     assert not (tmp_path / "work").exists()
 
 
-def test_the_workdir_starts_without_old_emulator_state_or_artifacts(tmp_path: Path) -> None:
+def test_the_workdir_starts_without_anything_an_earlier_demo_left(tmp_path: Path) -> None:
     for stale in ("emulator-data/agents.zip", "artifacts/releases/r1/summary.json", "airflow-home/airflow.db"):
         (tmp_path / stale).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / stale).write_text("old")
+    (tmp_path / "notes.txt").write_text("mine")
 
     prepare_workdir(tmp_path)
 
-    assert not (tmp_path / "emulator-data").exists()
-    assert not (tmp_path / "artifacts").exists()
-    assert (tmp_path / "airflow-home/airflow.db").read_text() == "old"  # reused: a faster start
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_runs_duration_comes_from_airflows_dates() -> None:
+    finished = DagRun("d", "r", "success", {}, "2026-01-01T10:00:00.5Z", "2026-01-01T10:01:03Z")
+    assert run_seconds(finished) == 62.5
+    assert run_seconds(DagRun("d", "r", "queued", {}, None, None)) == 0.0

@@ -63,7 +63,7 @@ def gate_detail(kind: str, result: Mapping[str, Any] | None) -> str:
         text = f"{result.get('passed', 0)}/{result.get('total', 0)} passed"
         failing = [item.get("test_case", "?") for item in result.get("failing") or ()]
         return text + (f"; failing: {', '.join(failing)}" if failing else "")
-    if kind == "versions":
+    if kind == "version":
         return f"{len(result.get('created') or ())} created, {len(result.get('adopted') or ())} reused"
     if kind == "deploy":
         served = len(result.get("version_configs") or ())

@@ -38,32 +38,16 @@ CONFIG = load_config()
 SETTINGS = CONFIG.release
 FOLDER = "{{ ti.xcom_pull(task_ids='prepare_release', key='folder') }}"
 RELEASE_ID = "{{ ti.xcom_pull(task_ids='prepare_release', key='release_id') }}"
+#: What each stage does, in order; also the kinds of result these gates report.
+STAGE_STEPS = ("restore", "validate", "test", "version", "deploy")
 #: The gates in pipeline order with the kind of result each reports (for the summary).
 GATES = [
     ("export_dev", "export"),
     ("lint_package", "lint"),
     ("diff_release", "diff"),
-    *(
-        (f"{step}_staging", kind)
-        for step, kind in (
-            ("restore", "restore"),
-            ("validate", "validate"),
-            ("test", "test"),
-            ("version", "versions"),
-            ("deploy", "deploy"),
-        )
-    ),
+    *((f"{step}_staging", step) for step in STAGE_STEPS),
     ("approve_prod", "approval"),
-    *(
-        (f"{step}_prod", kind)
-        for step, kind in (
-            ("restore", "restore"),
-            ("validate", "validate"),
-            ("test", "test"),
-            ("version", "versions"),
-            ("deploy", "deploy"),
-        )
-    ),
+    *((f"{step}_prod", step) for step in STAGE_STEPS),
     ("smoke_test_prod", "smoke"),
     ("rollback_staging", "rollback"),
     ("rollback_prod", "rollback"),
@@ -135,6 +119,8 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
     from airflow_provider_cx import storage
 
     folder = ti.xcom_pull(task_ids="prepare_release", key="folder")
+    if folder is None:
+        raise AirflowFailException("the release never started: prepare_release failed (see its log)")
     states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])[dag_run.run_id]
     results = {
         task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES

@@ -135,7 +135,7 @@ def test_a_rolled_back_stage_is_not_reported_as_deployed() -> None:
             {"passed": 10, "total": 11, "failing": [{"test_case": "Greeting"}]},
             "10/11 passed; failing: Greeting",
         ),
-        ("versions", {"created": ["a"], "adopted": ["b", "c"]}, "1 created, 2 reused"),
+        ("version", {"created": ["a"], "adopted": ["b", "c"]}, "1 created, 2 reused"),
         ("approval", {"chosen_options": ["Approve"]}, "Approve"),
         ("restore", {"backup_uri": "file:///b.zip"}, "backup file:///b.zip"),
         ("test", None, ""),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -116,3 +117,50 @@ def test_retention_deletes_the_oldest_backups_of_each_folder(monkeypatch: pytest
 
     assert sorted(path.name for path in folder.iterdir()) == ["20250102T020000", "20250103T020000"]
     assert list(pruned.values()) == [["20250101T020000"]]
+
+
+class FakeDagRun:
+    run_after = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def release_params(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    params = {
+        "dev_agent": "projects/d/locations/global/agents/a",
+        "staging_agent": "projects/s/locations/global/agents/a",
+        "prod_agent": "projects/p/locations/global/agents/a",
+        "release_id": "",
+        "artifacts_base": (tmp_path / "artifacts").as_uri(),
+    }
+    return {**params, **overrides}
+
+
+def test_a_release_gets_an_id_and_a_folder_under_the_artifacts_base(release: ModuleType, tmp_path: Path) -> None:
+    prepared = release.prepare_release.function(
+        params=release_params(tmp_path), run_id="manual__1", dag_run=FakeDagRun()
+    )
+
+    assert prepared["release_id"].startswith("rel-20250304-050607-")
+    assert prepared["folder"] == f"{(tmp_path / 'artifacts').as_uri()}/releases/{prepared['release_id']}"
+
+
+def test_a_release_id_given_as_a_param_is_used(release: ModuleType, tmp_path: Path) -> None:
+    params = release_params(tmp_path, release_id="2025.03-hotfix")
+
+    prepared = release.prepare_release.function(params=params, run_id="manual__1", dag_run=FakeDagRun())
+
+    assert prepared["release_id"] == "2025.03-hotfix"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"prod_agent": "projects/s/locations/global/agents/a"}, "three different agents"),
+        ({"release_id": "release 1"}, "release_id 'release 1' must be"),
+    ],
+)
+def test_a_release_with_bad_params_stops_before_anything_changes(
+    release: ModuleType, tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        release.prepare_release.function(params=release_params(tmp_path, **overrides), run_id="r", dag_run=FakeDagRun())
+    assert not (tmp_path / "artifacts").exists()

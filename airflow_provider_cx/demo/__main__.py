@@ -74,7 +74,9 @@ def run_seconds(run: DagRun) -> float:
     return (datetime.fromisoformat(run.end_date) - datetime.fromisoformat(run.start_date)).total_seconds()
 
 
-def print_report(stack: AirflowStack, client: AirflowAPIClient, run: DagRun, elapsed: float) -> None:
+def print_report(
+    stack: AirflowStack, client: AirflowAPIClient, run: DagRun, elapsed: float, *, keep_running: bool = False
+) -> None:
     states = client.task_states(run.dag_id, run.run_id)
     summary = release_summary(client, run) or {}
     details = {row["task"]: row["detail"] for row in summary.get("gates", [])}
@@ -92,10 +94,11 @@ def print_report(stack: AirflowStack, client: AirflowAPIClient, run: DagRun, ela
         for flow, version in sorted(flows.items()):
             print(f"  {flow:<20} version {version.rsplit('/', 1)[-1]}  ({version})")
     if summary:
-        print(f"\nrelease folder: {summary['folder']}")
+        print(f"\nrelease folder: {summary['folder']} (summary.md, summary.json, package, backups, reports:)")
         for uri in summary.get("reports", []):
             print(f"  {uri}")
-    print(f"\nUI:   {stack.api_url}/dags/{run.dag_id}/runs/{run.run_id}")
+    later = "" if keep_running else "  (up while the demo runs: use --keep-running to browse it afterwards)"
+    print(f"\nUI:   {stack.api_url}/dags/{run.dag_id}/runs/{run.run_id}{later}")
     print(f"logs: {stack.home / 'logs'} (tasks), {stack.logs_dir} (components)")
 
 
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = client.trigger(DAG_ID)
                 print(f"triggered {DAG_ID} run {run.run_id}", flush=True)
                 run = approve_until_done(client, run, args.timeout, reject=args.reject)
-                print_report(stack, client, run, time.monotonic() - started)
+                print_report(stack, client, run, time.monotonic() - started, keep_running=args.keep_running)
                 if args.keep_running:
                     print("\nAirflow and the emulator keep running; press Ctrl-C to stop them.", flush=True)
                     with contextlib.suppress(KeyboardInterrupt):

@@ -54,7 +54,7 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": CONFIG.task_retries, "retry_delay": timedelta(seconds=30)},
     tags=["dialogflow-cx", "backup"],
-):
+) as dag:
     exports: list[Any] = []
     for key, environment in BACKUPS:
         target = CONFIG.target(key)

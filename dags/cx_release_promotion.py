@@ -231,7 +231,7 @@ with DAG(
         "artifacts_base": Param(CONFIG.artifacts_base, type="string", description="where release folders go"),
     },
     tags=["dialogflow-cx", "release"],
-):
+) as dag:
     release = prepare_release()
     export_dev = CXExportAgentOperator(
         task_id="export_dev",

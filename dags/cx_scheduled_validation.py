@@ -119,7 +119,7 @@ with DAG(
         "artifacts_base": Param(CONFIG.artifacts_base, type="string", description="where reports go"),
     },
     tags=["dialogflow-cx", "validation"],
-):
+) as dag:
     validate = CXValidateAgentOperator.partial(task_id="validate", fail_on=SETTINGS.fail_on).expand_kwargs(
         plan_checks.override(task_id="plan_validation")("validate")
     )

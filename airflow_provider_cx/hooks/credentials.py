@@ -38,8 +38,9 @@ class ConnectionSettings:
     conn_id: str
     project_id: str | None = None
     key_path: str | None = None
-    keyfile_dict: dict[str, Any] | None = None
-    credential_config_file: str | dict[str, Any] | None = None
+    # Not in repr: the key must not reach a log line or a traceback through the settings object.
+    keyfile_dict: dict[str, Any] | None = field(default=None, repr=False)
+    credential_config_file: str | dict[str, Any] | None = field(default=None, repr=False)
     scopes: tuple[str, ...] = (CLOUD_PLATFORM_SCOPE,)
     impersonation_chain: tuple[str, ...] = ()
     quota_project_id: str | None = None
@@ -168,7 +169,7 @@ def _read_key_path(settings: ConnectionSettings) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise CXCredentialsError(f"connection {settings.conn_id!r}: key_path {path!r} is not a file")
     with open(path, encoding="utf-8") as key_file:
-        return _loads(settings.conn_id, "key_path", key_file.read())
+        return _masked(_loads(settings.conn_id, "key_path", key_file.read()))
 
 
 def _read_credential_config(settings: ConnectionSettings) -> dict[str, Any]:
@@ -214,6 +215,18 @@ def _parse_keyfile_dict(conn_id: str, value: Any) -> dict[str, Any] | None:
     if isinstance(keyfile.get("private_key"), str):
         # Keys pasted into a one-line form field arrive with literal backslash-n sequences.
         keyfile = {**keyfile, "private_key": keyfile["private_key"].replace("\\n", "\n")}
+    return _masked(keyfile)
+
+
+def _masked(keyfile: dict[str, Any]) -> dict[str, Any]:
+    """Register the key's secret fields (``private_key``, ``private_key_id``) with Airflow's secrets masker.
+
+    Airflow masks a connection's extra only as one whole string; the key alone, e.g. in PEM form,
+    would otherwise show in any log line that quoted it.
+    """
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(keyfile)
     return keyfile
 
 

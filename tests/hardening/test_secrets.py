@@ -363,3 +363,23 @@ def test_credential_errors_do_not_quote_the_key(monkeypatch: pytest.MonkeyPatch,
     assert "keyfile_dict" in messages["damaged private key"]
     assert "keyfile_dict is not valid JSON" in messages["key as broken JSON"]
     assert find_leaks(needles, messages) == []
+
+
+def test_the_key_is_kept_out_of_reprs_and_registered_with_the_masker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook reads the key (in emulator mode it never signs with it), yet no repr shows it and Airflow masks it."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+
+    key = service_account_key()
+    extra = {"keyfile_dict": json.dumps(key), "project": "test-project", "emulator_host": "127.0.0.1:9"}
+    monkeypatch.setenv("AIRFLOW_CONN_KEYED", json.dumps({"conn_type": "google_cloud_platform", "extra": extra}))
+    hook = DialogflowCXHook(gcp_conn_id="keyed")
+    settings = hook.connection_settings
+    assert settings.keyfile_dict["private_key"] == key["private_key"]  # it was read
+    texts = {
+        "connection settings repr": repr(settings),
+        "hook repr": repr(hook),
+        "a log line quoting the key": redact(f"loaded {key['private_key']} (id {key['private_key_id']})"),
+    }
+    assert find_leaks(secret_needles(key, {}), texts) == []

@@ -59,8 +59,17 @@ FAULTS = {
     "methods": {"*": {"error_rate": 0.3, "codes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"], "latency_ms": 15}},
 }
 RETRY_LINE = re.compile(r"failed with (UNAVAILABLE|RESOURCE_EXHAUSTED) \(attempt \d+ of \d+\)")
-#: Environment writes of the deploy task: the emulator is killed at the first one.
-DEPLOY_METHODS = ("Environments/UpdateEnvironment", "Environments/CreateEnvironment", "Environments/DeployFlow")
+#: Where the emulator is killed: at the first call of one of these methods, with what may follow.
+#: During staging's deploy an operation is in flight (the restarted emulator reports it ABORTED), so the
+#: run may fail, but cleanly; during staging's validation nothing is in flight, so the hook's retries
+#: must carry the run through the restart.
+KILL_POINTS = {
+    "killed-deploy": (
+        ("Environments/UpdateEnvironment", "Environments/CreateEnvironment", "Environments/DeployFlow"),
+        False,
+    ),
+    "killed-validate": (("Agents/ValidateAgent",), True),
+}
 
 
 def free_port() -> int:
@@ -187,7 +196,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosWorld]:
         dev_package = sample_package([demo_change()])
         stage_sets = {
             name: create_stages(agents, dev_package, parents=stage_parents(name))
-            for name in ("clean", "faulty", "killed")
+            for name in ("clean", "faulty", *KILL_POINTS)
         }
         yield ChaosWorld(root, emulator, agents, template, stage_sets)
     finally:
@@ -304,19 +313,21 @@ def test_release_reaches_the_same_end_state_when_30_percent_of_rpcs_fail(
     print(f"faulty release: {len(retried)} hook retries; end state identical to the clean release")
 
 
-def test_release_survives_or_fails_cleanly_when_the_emulator_is_killed_during_a_deploy(
-    world: ChaosWorld, clean_release: dict[str, Any]
+@pytest.mark.parametrize("scenario", list(KILL_POINTS))
+def test_release_recovers_or_fails_cleanly_when_the_emulator_is_killed_and_restarted(
+    world: ChaosWorld, clean_release: dict[str, Any], scenario: str
 ) -> None:
-    stages = world.stage_sets["killed"]
+    methods, must_recover = KILL_POINTS[scenario]
+    stages = world.stage_sets[scenario]
     before = end_state(world.agents, stages)
     admin = world.agents.admin()
     admin.reset_stats()
-    run = start_release(world, "killed")
+    run = start_release(world, scenario)
 
     deadline = time.monotonic() + 120
-    while not any(key.endswith(DEPLOY_METHODS) for key in admin.counts()):
-        assert run.process.poll() is None, f"the run ended before any deploy; see {run.log_path}"
-        assert time.monotonic() < deadline, "no deploy call within 120 s"
+    while not any(key.endswith(methods) for key in admin.counts()):
+        assert run.process.poll() is None, f"the run ended before calling {methods}; see {run.log_path}"
+        assert time.monotonic() < deadline, f"no call of {methods} within 120 s"
         time.sleep(0.05)
     world.emulator.kill()
     killed_mid_run = run.process.poll() is None
@@ -325,8 +336,11 @@ def test_release_survives_or_fails_cleanly_when_the_emulator_is_killed_during_a_
     result = run.wait()
 
     assert killed_mid_run
+    assert result["task_retries"] == [0]
     after = end_state(world.agents, stages)
     assert duplicate_versions(after) == []
+    if must_recover:
+        assert result["succeeded"], result["task_states"]
     if result["succeeded"]:
         assert after == clean_release
     else:
@@ -337,4 +351,6 @@ def test_release_survives_or_fails_cleanly_when_the_emulator_is_killed_during_a_
         ), result["task_states"]
         assert after["prod"] == before["prod"], result["task_states"]
         assert after["prod_export_sha256"] == before["prod_export_sha256"]
-    print(f"killed emulator: run {'recovered' if result['succeeded'] else 'failed cleanly'}: {result['task_states']}")
+    outcome = "recovered" if result["succeeded"] else "failed cleanly"
+    failed = sorted(task for task, state in result["task_states"].items() if state == "failed")
+    print(f"{scenario}: run {outcome}; failed tasks: {failed or 'none'}")

@@ -185,6 +185,9 @@ def promote(stage: str) -> list[Any]:
         environment=environment,
         versions=versions.output,
         create_if_missing=True,
+        # Marks the environment with the release, so a retried deploy still reports (and a rollback
+        # restores) what the environment served before this release.
+        release_id=RELEASE_ID,
         poll_interval=CONFIG.poll_interval,
         **common,
     )

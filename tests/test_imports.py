@@ -96,3 +96,48 @@ def test_the_check_catches_a_module_that_imports_grpc():
     """A control: a module list that does pull grpc in is reported, so the check above can fail."""
     result = import_in_fresh_interpreter(["airflow_provider_cx.links", "google.cloud.dialogflowcx_v3"])
     assert result["offenders"] == {"google.cloud.dialogflowcx_v3": ["grpc", "google.cloud.dialogflowcx_v3"]}
+
+
+#: Agent-package analysis code that only runs inside tasks; loading it at DAG parse time more than
+#: doubled the parse cost of dags/ (bench/dag_parse_cost.py), so operator modules import it lazily.
+EXECUTE_TIME_ONLY = (
+    "airflow_provider_cx.package.lint",
+    "airflow_provider_cx.package.diff",
+    "airflow_provider_cx.package.reports",
+)
+
+LOADED_AFTER_IMPORT = r"""
+import importlib, json, sys
+
+modules, watched = json.loads(sys.argv[1])
+for module in modules:
+    importlib.import_module(module)
+print(json.dumps(sorted(name for name in sys.modules if name in watched)))
+"""
+
+
+def execute_time_modules_loaded_by(modules: list[str]) -> list[str]:
+    """Which of :data:`EXECUTE_TIME_ONLY` a fresh interpreter has loaded after importing ``modules``."""
+    completed = subprocess.run(
+        [sys.executable, "-c", LOADED_AFTER_IMPORT, json.dumps([modules, list(EXECUTE_TIME_ONLY)])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_operator_trigger_and_link_modules_leave_package_analysis_to_execute_time():
+    modules = discover("operators", "triggers", "links", "storage")
+    assert {"airflow_provider_cx.operators.lint_package", "airflow_provider_cx.operators.test_case_report"} <= set(
+        modules
+    )
+    assert execute_time_modules_loaded_by(modules) == []
+
+
+def test_the_parse_time_check_catches_an_eager_import():
+    """A control: importing the reports module is reported, with the lint package it pulls in."""
+    loaded = execute_time_modules_loaded_by(["airflow_provider_cx.package.reports"])
+    assert loaded == ["airflow_provider_cx.package.lint", "airflow_provider_cx.package.reports"]

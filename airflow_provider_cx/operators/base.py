@@ -49,7 +49,6 @@ from airflow_provider_cx.operators.errors import (
     CXXComTooLargeError,
 )
 from airflow_provider_cx.resource_names import InvalidResourceNameError, parse_agent_name, validate_location
-from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
 if TYPE_CHECKING:
     from google.api_core.operation import Operation
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
     from airflow_provider_cx.hooks.retry import RetryPolicy
     from airflow_provider_cx.resource_names import ResourceName
+    from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
 #: Largest JSON size (bytes) of one XCom value an operator pushes.
 MAX_XCOM_BYTES = 64 * 1024
@@ -328,6 +328,8 @@ class CXLongRunningOperator(CXBaseOperator):
 
     def operation_trigger(self, operation_name: str, resume: dict[str, Any] | None = None) -> CXOperationTrigger:
         """The trigger, with the limits the worker resolved (arguments over connection extras over defaults)."""
+        from airflow_provider_cx.triggers.operation import CXOperationTrigger
+
         polling = self.hook.polling_policy
         return CXOperationTrigger(
             operation_name=operation_name,

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx.operators.base import CXBaseOperator, check_polling
-from airflow_provider_cx.operators.create_or_adopt import Outcome, create_or_adopt
 from airflow_provider_cx.operators.errors import CXInvalidInputError
 
 if TYPE_CHECKING:
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.operators.create_or_adopt import Outcome
 
 #: Limits the API sets on a version's display name and description.
 MAX_DISPLAY_NAME = 64
@@ -177,6 +177,8 @@ class CXCreateVersionsOperator(CXBaseOperator):
     def version_flow(self, flow: Any) -> Outcome[Any]:
         """The release's version of ``flow``: adopted if it exists, created otherwise."""
         from google.cloud.dialogflowcx_v3 import Version
+
+        from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
 
         client = self.hook.get_versions_client(flow.name)
         version = Version(display_name=self.display_name, description=self.version_description)

@@ -7,7 +7,6 @@ from typing import Any
 
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
 from airflow_provider_cx.operators.base import CXLongRunningOperator
-from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
 from airflow_provider_cx.operators.environment_history import (
     MAX_DESCRIPTION,
     before_release,
@@ -267,6 +266,8 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     def create_environment(self, context: Any, display_name: str) -> tuple[Any, bool]:
         """Create (or adopt, after an ambiguous failure) the environment; deferrable waits in the triggerer."""
         from google.cloud.dialogflowcx_v3 import Environment
+
+        from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
 
         def wait_in_triggerer(operation: Any) -> Any:
             return self.wait_or_defer(context, operation, result_type=Environment, then="after_create")

@@ -10,7 +10,6 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.base import small_xcom
-from airflow_provider_cx.operators.package_source import load_package
 
 
 class CXDiffAgentPackagesOperator(BaseOperator):
@@ -54,6 +53,7 @@ class CXDiffAgentPackagesOperator(BaseOperator):
         self.report_name = report_name
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_provider_cx.operators.package_source import load_package
         from airflow_provider_cx.package.diff import diff_packages
 
         base, base_uri = load_package(self.base, "base")

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cx.hooks.retry import CallKind
 from airflow_provider_cx.operators.create_versions import release_marker
 
 if TYPE_CHECKING:
@@ -60,6 +59,8 @@ def before_release(hook: DialogflowCXHook, environment: Any, release_id: str) ->
     The release has changed it when its current description carries the release line. History
     entries are ordered newest first by ``update_time`` (the API's order, made explicit here).
     """
+    from airflow_provider_cx.hooks.retry import CallKind
+
     if not carries_release(environment.description, release_id):
         return None
     client = hook.get_environments_client(environment.name)

@@ -13,7 +13,6 @@ from airflow_provider_cx import storage
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError
-from airflow_provider_cx.operators.lookup import resolve_environment
 
 DATA_FORMATS = ("JSON_PACKAGE", "BLOB")
 
@@ -81,6 +80,8 @@ class CXExportAgentOperator(CXLongRunningOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from google.cloud import dialogflowcx_v3 as cx
+
+        from airflow_provider_cx.operators.lookup import resolve_environment
 
         self.check_inputs()
         self.persist_agent_link(context)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cx.hooks.retry import CallKind
-
 if TYPE_CHECKING:
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 
@@ -52,6 +50,8 @@ def reachable_flows(hook: DialogflowCXHook, agent: Any, flows: Sequence[Any]) ->
 
 
 def _list(hook: DialogflowCXHook, method: Any, parent: str) -> list[Any]:
+    from airflow_provider_cx.hooks.retry import CallKind
+
     def every_page() -> list[Any]:
         return list(method(request={"parent": parent, "page_size": 1000}, retry=None))
 

@@ -12,7 +12,6 @@ from airflow.sdk import BaseOperator
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.base import small_xcom
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
-from airflow_provider_cx.operators.package_source import load_package
 
 REPORT_EXTENSIONS = {"json": "json", "markdown": "md", "junit": "xml"}
 _QUOTED = 10
@@ -93,6 +92,7 @@ class CXLintAgentPackageOperator(BaseOperator):
         return fail_on
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_provider_cx.operators.package_source import load_package
         from airflow_provider_cx.package.lint import lint_package
         from airflow_provider_cx.package.reports import render_findings, severity_counts
 

@@ -6,10 +6,13 @@ to Airflow's secrets masker as soon as the package is read, so no log line of th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.errors import CXInvalidInputError
-from airflow_provider_cx.package import AgentPackage, PackageError, read_package
-from airflow_provider_cx.package.redact import package_secrets
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.package import AgentPackage
 
 
 def load_package(source: storage.Location, what: str = "source") -> tuple[AgentPackage, str]:
@@ -17,6 +20,8 @@ def load_package(source: storage.Location, what: str = "source") -> tuple[AgentP
 
     Anything that is not a readable package raises :class:`CXInvalidInputError` naming ``what``.
     """
+    from airflow_provider_cx.package import PackageError, read_package
+
     try:
         uri = storage.uri_of(source)
         if storage.is_local(source) and storage.local_path(source).is_dir():
@@ -32,6 +37,8 @@ def load_package(source: storage.Location, what: str = "source") -> tuple[AgentP
 def mask_package_secrets(package: AgentPackage) -> None:
     """Register the package's webhook and tool credentials with Airflow's secrets masker."""
     from airflow.sdk.log import mask_secret
+
+    from airflow_provider_cx.package.redact import package_secrets
 
     for secret in sorted(package_secrets(package)):
         mask_secret(secret)

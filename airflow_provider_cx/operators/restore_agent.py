@@ -10,9 +10,6 @@ from airflow_provider_cx import storage
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError
 from airflow_provider_cx.operators.export_agent import exported_content
-from airflow_provider_cx.operators.package_source import mask_package_secrets
-from airflow_provider_cx.package import PackageError
-from airflow_provider_cx.package.io import scan_package
 
 RESTORE_OPTIONS = ("KEEP", "FALLBACK")
 #: XCom key under which the backup's URI is pushed as soon as the backup exists (before the restore).
@@ -27,6 +24,10 @@ def restore_source(source: storage.Location, *, check: bool = True) -> tuple[dic
     must be a readable agent package (checked locally, so a broken one changes nothing). Anything
     else is sent as a BLOB for the API to judge.
     """
+    from airflow_provider_cx.operators.package_source import mask_package_secrets
+    from airflow_provider_cx.package import PackageError
+    from airflow_provider_cx.package.io import scan_package
+
     try:
         uri = storage.uri_of(source)
     except storage.StorageLocationError as error:

@@ -12,7 +12,6 @@ from airflow_provider_cx import storage
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError, CXResourceNotFoundError
-from airflow_provider_cx.operators.lookup import resolve_environment
 from airflow_provider_cx.operators.restore_agent import RESTORE_OPTIONS, restore_source
 
 
@@ -136,6 +135,8 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
             )
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_provider_cx.operators.lookup import resolve_environment
+
         self.check_inputs()
         recorded = parse_recorded_configuration(self.previous_configuration)
         restore_sha256 = None

@@ -10,16 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_cx.package.reports import (
-    JUnitCase,
-    JUnitSuite,
-    MarkdownCell,
-    junit_xml,
-    markdown_code,
-    markdown_escape,
-    markdown_table,
-)
-
 PASSED = "PASSED"
 FAILED = "FAILED"
 #: Longest first-difference text kept in XCom and reports.
@@ -88,6 +78,8 @@ def pass_rate(outcomes: Sequence[TestCaseOutcome]) -> float:
 
 
 def render_junit(outcomes: Sequence[TestCaseOutcome], *, agent: str, environment: str) -> str:
+    from airflow_provider_cx.package.reports import JUnitCase, JUnitSuite, junit_xml
+
     target = environment or "draft"
     cases = [
         JUnitCase(
@@ -104,6 +96,8 @@ def render_junit(outcomes: Sequence[TestCaseOutcome], *, agent: str, environment
 
 
 def render_markdown(outcomes: Sequence[TestCaseOutcome], *, agent: str, environment: str, min_pass_rate: float) -> str:
+    from airflow_provider_cx.package.reports import MarkdownCell, markdown_code, markdown_escape, markdown_table
+
     passed = sum(o.passed for o in outcomes)
     rate = pass_rate(outcomes)
     verdict = "passed" if rate >= min_pass_rate else "FAILED"

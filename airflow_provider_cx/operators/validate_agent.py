@@ -12,8 +12,6 @@ from typing import Any
 from airflow_provider_cx import storage
 from airflow_provider_cx.operators.base import CXBaseOperator
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
-from airflow_provider_cx.operators.lookup import list_flows
-from airflow_provider_cx.package.reports import markdown_code, markdown_escape, markdown_table
 
 SEVERITIES = ("INFO", "WARNING", "ERROR")  # least to most severe
 ALLOW_KEYS = ("rule", "flow", "resource", "detail")
@@ -163,6 +161,8 @@ class CXValidateAgentOperator(CXBaseOperator):
 
     def fetch_findings(self) -> list[ValidationFinding]:
         """Validate (or read the last validation of) the agent; findings in flow order."""
+        from airflow_provider_cx.operators.lookup import list_flows
+
         client = self.hook.get_agents_client(self.agent_name)
         if self.revalidate:
             request = {"name": self.agent_name, "language_code": self.language_code or ""}
@@ -213,6 +213,8 @@ def grouped(findings: list[ValidationFinding]) -> list[dict[str, Any]]:
 
 
 def render_markdown(head: dict[str, Any], findings: list[ValidationFinding]) -> str:
+    from airflow_provider_cx.package.reports import markdown_code, markdown_escape, markdown_table
+
     counts = ", ".join(f"{n} {severity}" for severity, n in head["counts"].items())
     failed = head["fail_on"] and any(f.reaches(head["fail_on"]) for f in findings)
     verdict = "**FAILED**" if failed else "**passed**"

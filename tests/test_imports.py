@@ -141,3 +141,70 @@ def test_the_parse_time_check_catches_an_eager_import():
     """A control: importing the reports module is reported, with the lint package it pulls in."""
     loaded = execute_time_modules_loaded_by(["airflow_provider_cx.package.reports"])
     assert loaded == ["airflow_provider_cx.package.lint", "airflow_provider_cx.package.reports"]
+
+
+#: The operator modules DAG files import (one operator class each) ...
+OPERATOR_MODULES = tuple(
+    f"airflow_provider_cx.operators.{name}"
+    for name in (
+        "calculate_coverage",
+        "create_versions",
+        "deploy_environment",
+        "detect_intent",
+        "diff_packages",
+        "export_agent",
+        "lint_package",
+        "restore_agent",
+        "rollback_environment",
+        "run_continuous_test",
+        "run_test_cases",
+        "validate_agent",
+    )
+)
+#: ... and everything of the provider they may load at DAG parse time. Anything else a task needs
+#: (validation findings, environment history, utterance tables, lookups, the hook) is imported when it
+#: runs: each module loaded here is paid again by every parse of every DAG file (bench/dag_parse_cost.py).
+PARSE_TIME_MODULES = {
+    "airflow_provider_cx",
+    "airflow_provider_cx.hooks",
+    "airflow_provider_cx.hooks.connection_form",
+    "airflow_provider_cx.hooks.fork_support",
+    "airflow_provider_cx.links",
+    "airflow_provider_cx.operators",
+    "airflow_provider_cx.operators.base",
+    "airflow_provider_cx.operators.errors",
+    "airflow_provider_cx.operators.thresholds",
+    "airflow_provider_cx.resource_names",
+    "airflow_provider_cx.storage",
+    *OPERATOR_MODULES,
+}
+
+PROVIDER_MODULES_AFTER_IMPORT = r"""
+import importlib, json, sys
+
+for module in json.loads(sys.argv[1]):
+    importlib.import_module(module)
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] == "airflow_provider_cx")))
+"""
+
+
+def provider_modules_loaded_by(modules: list[str]) -> set[str]:
+    completed = subprocess.run(
+        [sys.executable, "-c", PROVIDER_MODULES_AFTER_IMPORT, json.dumps(modules)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return set(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def test_operator_modules_load_only_the_parse_time_set():
+    assert provider_modules_loaded_by(list(OPERATOR_MODULES)) - PARSE_TIME_MODULES == set()
+
+
+def test_the_parse_time_set_check_catches_an_extra_module():
+    """A control: a module outside the set (here the validation findings) is reported."""
+    loaded = provider_modules_loaded_by([OPERATOR_MODULES[0], "airflow_provider_cx.operators.validation_findings"])
+    assert loaded - PARSE_TIME_MODULES == {"airflow_provider_cx.operators.validation_findings"}

@@ -7,11 +7,6 @@ from typing import Any
 
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
 from airflow_provider_cx.operators.base import CXLongRunningOperator
-from airflow_provider_cx.operators.environment_history import (
-    MAX_DESCRIPTION,
-    before_release,
-    marked_description,
-)
 from airflow_provider_cx.operators.errors import (
     CXGateFailedError,
     CXInvalidInputError,
@@ -112,6 +107,8 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     # --- inputs ---------------------------------------------------------------------------------
 
     def check_inputs(self) -> None:
+        from airflow_provider_cx.operators.environment_history import MAX_DESCRIPTION
+
         super().check_inputs()
         if not isinstance(self.environment, str) or not self.environment.strip():
             raise CXInvalidInputError(f"environment must be a display name or resource name, got {self.environment!r}")
@@ -191,6 +188,8 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         return super().resume_after_operation(context, event)
 
     def deploy_to(self, context: Any, environment: Any, created_now: bool) -> Any:
+        from airflow_provider_cx.operators.environment_history import marked_description
+
         self.persist_environment_link(context, environment.name)
         previous, created = self.configuration_before(environment, created_now)
         state = {
@@ -223,6 +222,8 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
 
     def configuration_before(self, environment: Any, created_now: bool) -> tuple[list[str], bool]:
         """``(versions served before the release, whether the release created the environment)``."""
+        from airflow_provider_cx.operators.environment_history import before_release
+
         if created_now:
             return [], True
         if self.release:
@@ -268,6 +269,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         from google.cloud.dialogflowcx_v3 import Environment
 
         from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
+        from airflow_provider_cx.operators.environment_history import marked_description
 
         def wait_in_triggerer(operation: Any) -> Any:
             return self.wait_or_defer(context, operation, result_type=Environment, then="after_create")
@@ -297,6 +299,8 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     def update_environment(self, context: Any, environment: Any, state: dict[str, Any]) -> Any:
         from google.cloud.dialogflowcx_v3 import Environment
 
+        from airflow_provider_cx.operators.environment_history import marked_description
+
         given = {flow_of(name): name for name in self.version_names}
         kept = [c.version for c in environment.version_configs if flow_of(c.version) not in given]
         target = [*kept, *given.values()]
@@ -321,6 +325,8 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     def mark_release(self, context: Any, environment: Any, pending: list[str], state: dict[str, Any]) -> Any:
         """Write the release line before the first DeployFlow, so that a rerun can tell what came before."""
         from google.cloud.dialogflowcx_v3 import Environment
+
+        from airflow_provider_cx.operators.environment_history import marked_description
 
         description = marked_description(environment.description, self.release)
         client = self.hook.get_environments_client(environment.name)

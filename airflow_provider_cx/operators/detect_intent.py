@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx import storage
@@ -16,28 +13,12 @@ from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInp
 from airflow_provider_cx.operators.thresholds import check_fraction
 
 if TYPE_CHECKING:
-    from airflow_provider_cx.operators.utterance_table import Utterance
+    from airflow_provider_cx.operators.utterance_table import Answer, Utterance
 
 #: XCom key of the smoke-test summary, pushed before the gate (also the return value).
 SUMMARY_XCOM_KEY = "cx_detect_intent"
 MAX_WORKERS = 32
 MAX_MISMATCHES_IN_XCOM = 50
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the agent did with one utterance."""
-
-    utterance: Utterance
-    intent: str
-    page: str
-
-    @property
-    def passed(self) -> bool:
-        expected = self.utterance
-        return (not expected.expected_intent or expected.expected_intent == self.intent) and (
-            not expected.expected_page or expected.expected_page == self.page
-        )
 
 
 class CXDetectIntentOperator(CXBaseOperator):
@@ -142,6 +123,8 @@ class CXDetectIntentOperator(CXBaseOperator):
 
     def ask_all(self, rows: list[Utterance], parent: str, language: str, workers: int) -> list[Answer]:
         """One DetectIntent per row on a bounded pool; the first error cancels the rows not yet sent."""
+        from concurrent.futures import ThreadPoolExecutor
+
         client = self.hook.get_sessions_client(self.agent_name)  # built once, shared by the threads
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cx-detect-intent")
         try:
@@ -151,7 +134,10 @@ class CXDetectIntentOperator(CXBaseOperator):
             pool.shutdown(wait=True, cancel_futures=True)
 
     def ask(self, client: Any, row: Utterance, parent: str, language: str) -> Answer:
+        import uuid
+
         from airflow_provider_cx.hooks.retry import CallKind
+        from airflow_provider_cx.operators.utterance_table import Answer
 
         request = {
             "query_input": {"text": {"text": row.text}, "language_code": row.language_code or language},

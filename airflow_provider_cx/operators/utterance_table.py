@@ -3,7 +3,8 @@
 Rows come as a list of dicts, or as CSV (a header row) or JSON (a list of objects, or
 ``{"utterances": [...]}``) text. Columns: ``text`` (required), ``expected_intent`` and
 ``expected_page`` (display names; at least one per row), ``language_code`` (optional). An empty
-expectation is not checked. Pure parsing: no Airflow, no network.
+expectation is not checked. Each row's :class:`Answer` is what the agent did with it. Pure parsing:
+no Airflow, no network.
 """
 
 from __future__ import annotations
@@ -29,6 +30,22 @@ class Utterance:
     expected_intent: str = ""
     expected_page: str = ""
     language_code: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the agent did with one utterance."""
+
+    utterance: Utterance
+    intent: str
+    page: str
+
+    @property
+    def passed(self) -> bool:
+        expected = self.utterance
+        return (not expected.expected_intent or expected.expected_intent == self.intent) and (
+            not expected.expected_page or expected.expected_page == self.page
+        )
 
 
 def table_format(source: str) -> str:

@@ -4,16 +4,23 @@ Run: ``.venv/bin/python bench/dag_parse_cost.py [--repeat 30]``
 
 Each repetition parses the whole dags/ folder with Airflow's ``DagBag`` in a freshly forked child of a
 parent that has imported Airflow (and EmptyOperator) but none of the provider's operators, as Airflow's DAG
-processor forks a parser per file from an Airflow-loaded parent. In the "empty" variant every
-``airflow_provider_cx.operators.<module>`` the DAG files import is replaced, before parsing, by a stand-in
-module whose classes are EmptyOperators: they keep the task ids, the BaseOperator arguments and the
-dependencies the operator's XComArg arguments create, and drop everything else. So the same DAG files,
-unedited, give the same DAGs, tasks and edges (checked: the bench stops if any shape differs), and the
-difference in time is what the provider's operator modules and constructors cost. The two variants
-alternate, so drift on a busy machine hits both alike.
+processor forks a parser per file from an Airflow-loaded parent (it pre-imports there only the ``airflow.*``
+modules a DAG file imports, so a provider outside that namespace is imported again by every parse). The
+provider is byte-compiled first, as installing its wheel does. Three variants alternate, so drift on a busy
+machine hits all alike:
 
-Prints per variant the mean, median and min parse time, then the ratio provider / empty (target
-<= 1.05), and which heavy modules (grpc, google.cloud.dialogflowcx_v3) a parse imported.
+- ``provider``: the DAG files as they are.
+- ``empty``: every ``airflow_provider_cx.operators.<module>`` the DAG files import is replaced, before
+  parsing, by an in-memory stand-in module whose classes are EmptyOperators: they keep the task ids, the
+  BaseOperator arguments and the dependencies the operator's XComArg arguments create, and drop everything
+  else. The same DAG files, unedited, give the same DAGs, tasks and edges (checked: the bench stops if any
+  shape differs).
+- ``modules``: the same stand-ins, but as byte-compiled files, one per provider module: what any provider
+  that keeps one operator per module pays at least, in this process model.
+
+Prints per variant the mean, median and min parse time; the ratios provider/empty (target <= 1.05),
+modules/empty (the floor) and provider/modules (the provider's own cost above it); which heavy modules
+(grpc, google.cloud.dialogflowcx_v3) a parse imported; and what each provider module costs to import.
 """
 
 from __future__ import annotations
@@ -72,43 +79,99 @@ def airflow_imports(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def empty_stand_in(name: str, keywords: set[str]) -> type:
-    """An EmptyOperator named like the provider's class: same task and edges, none of its own work."""
+STAND_IN_MODULE = """\
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk.definitions.xcom_arg import XComArg
+
+_BASE_ARGUMENTS = frozenset({base!r})
+"""
+
+# An EmptyOperator named like the provider's class: same task and edges, none of its own work. Keywords
+# that are not BaseOperator's are dropped, but the XComArgs in them still make the upstream edges the
+# provider's operator would have through its templates. ``__param_names`` is what Airflow's partial()
+# checks keywords against (it reads them from __init__'s signature).
+STAND_IN_CLASS = """
+
+class {name}(EmptyOperator):
+    template_fields = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        EmptyOperator.__init__(self, **{{k: v for k, v in kwargs.items() if k in _BASE_ARGUMENTS}})
+        for key, value in kwargs.items():
+            if key not in _BASE_ARGUMENTS:
+                for operator, _ in XComArg.iter_xcom_references(value):
+                    operator.set_downstream(self)
+
+
+{name}.__init__._BaseOperatorMeta__param_names = frozenset({keywords!r})
+"""
+
+
+def stand_in_sources(imports: dict[str, dict[str, set[str]]]) -> dict[str, str]:
+    """``{provider module name: source of its stand-in module}``."""
     import inspect
 
-    from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import BaseOperator
-    from airflow.sdk.definitions.xcom_arg import XComArg
 
-    base_arguments = set(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
-
-    def __init__(self: Any, **kwargs: Any) -> None:
-        dropped = {key: value for key, value in kwargs.items() if key not in base_arguments}
-        EmptyOperator.__init__(self, **{key: kwargs[key] for key in kwargs.keys() & base_arguments})
-        for value in dropped.values():  # the provider's operator would depend on these through its templates
-            for operator, _ in XComArg.iter_xcom_references(value):
-                operator.set_downstream(self)
-
-    stand_in = type(name, (EmptyOperator,), {"__init__": __init__, "template_fields": ()})
-    # What Airflow's partial() checks keywords against (it reads the names from __init__'s signature).
-    stand_in.__init__._BaseOperatorMeta__param_names = frozenset(keywords - base_arguments)
-    return stand_in
-
-
-def install_stand_ins(imports: dict[str, dict[str, set[str]]]) -> None:
+    base = sorted(set(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"})
+    sources = {}
     for module_name, classes in imports.items():
-        module = types.ModuleType(module_name)
-        for class_name, keywords in classes.items():
-            setattr(module, class_name, empty_stand_in(class_name, keywords))
-        sys.modules[module_name] = module
+        source = STAND_IN_MODULE.format(base=base)
+        for class_name, keywords in sorted(classes.items()):
+            source += STAND_IN_CLASS.format(name=class_name, keywords=sorted(keywords - set(base)))
+        sources[module_name] = source
+    return sources
 
 
-def parse_once(variant: str, imports: dict[str, dict[str, set[str]]]) -> dict[str, Any]:
+class StandIns:
+    """The stand-in modules, compiled in the parent: in memory ("empty") or as .py/.pyc files ("modules").
+
+    Both variants run the same code objects' worth of work; "modules" adds only what loading a module
+    from disk costs (finding it, reading and unmarshalling its .pyc).
+    """
+
+    def __init__(self, imports: dict[str, dict[str, set[str]]]) -> None:
+        import compileall
+
+        sources = stand_in_sources(imports)
+        self.code = {name: compile(source, f"<stand-in {name}>", "exec") for name, source in sources.items()}
+        folder = Path(tempfile.mkdtemp(prefix="dag-parse-stand-ins-"))
+        self.files = {name: folder / f"{name.rsplit('.', 1)[-1]}.py" for name in sources}
+        for name, source in sources.items():
+            self.files[name].write_text(source)
+        if not compileall.compile_dir(folder, quiet=1):
+            raise SystemExit("byte-compiling the stand-in modules failed")
+
+    def install_in_memory(self) -> None:
+        for name, code in self.code.items():
+            module = types.ModuleType(name)
+            exec(code, module.__dict__)
+            sys.modules[name] = module
+
+    def install_as_files(self) -> None:
+        sys.meta_path.insert(0, self)
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        """Meta path finder: the provider's operator modules come from the stand-in files."""
+        import importlib.util
+
+        if name not in self.files:
+            return None
+        return importlib.util.spec_from_file_location(name, self.files[name])
+
+
+def parse_once(variant: str, stand_ins: StandIns) -> dict[str, Any]:
     """In the forked child: parse dags/ and report the time, the DAG shapes and what got imported."""
     from airflow.dag_processing.dagbag import DagBag
 
     if variant == "empty":
-        install_stand_ins(imports)
+        stand_ins.install_in_memory()
+    elif variant == "modules":
+        stand_ins.install_as_files()
     started = time.perf_counter()
     bag = DagBag(dag_folder=str(DAGS))
     seconds = time.perf_counter() - started
@@ -121,11 +184,11 @@ def parse_once(variant: str, imports: dict[str, dict[str, set[str]]]) -> dict[st
         "shapes": shapes,
         "import_errors": {str(k): str(v)[-300:] for k, v in bag.import_errors.items()},
         "heavy": sorted(name for name in HEAVY_MODULES if name in sys.modules),
-        "provider_modules": sum(1 for name in sys.modules if name.startswith("airflow_provider_cx")),
+        "provider_modules": [name for name in sys.modules if name.startswith("airflow_provider_cx")],
     }
 
 
-def in_forked_child(variant: str, imports: dict[str, dict[str, set[str]]]) -> dict[str, Any]:
+def in_forked_child(variant: str, stand_ins: StandIns) -> dict[str, Any]:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: parse, write the JSON result, exit without running the parent's atexit hooks
@@ -134,7 +197,7 @@ def in_forked_child(variant: str, imports: dict[str, dict[str, set[str]]]) -> di
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
         try:
-            payload = json.dumps(parse_once(variant, imports)).encode()
+            payload = json.dumps(parse_once(variant, stand_ins)).encode()
         except BaseException as error:  # report anything, so the parent can name it
             payload = json.dumps({"error": repr(error)}).encode()
         with os.fdopen(write_end, "wb") as pipe:
@@ -151,8 +214,22 @@ def in_forked_child(variant: str, imports: dict[str, dict[str, set[str]]]) -> di
     return result
 
 
+def compile_provider() -> None:
+    """Byte-compile the provider, as ``pip install`` of its wheel does.
+
+    A checkout installed in editable mode has no ``.pyc`` files, and with ``PYTHONDONTWRITEBYTECODE``
+    set (as on the CI machine) every parse would compile the provider's sources again (~35 ms), while
+    Airflow's own modules come compiled from their wheels. The comparison is about a deployed provider.
+    """
+    import compileall
+
+    if not compileall.compile_dir(REPO / "airflow_provider_cx", quiet=1):
+        raise SystemExit("byte-compiling airflow_provider_cx failed")
+
+
 def prepare_parent() -> None:
     """What every parse child inherits: Airflow and EmptyOperator, none of the provider's operators."""
+    compile_provider()
     home = Path(tempfile.mkdtemp(prefix="dag-parse-cost-"))
     os.environ.update(
         AIRFLOW_HOME=str(home),
@@ -179,28 +256,64 @@ def prepare_parent() -> None:
         raise SystemExit(f"the parent must not import the provider's operators before forking, but has {loaded}")
 
 
-def slowest_provider_imports(imports: dict[str, dict[str, set[str]]], count: int) -> list[tuple[float, str]]:
-    """(cumulative ms, module) of the provider modules that cost most to import after Airflow's own."""
-    import subprocess
+def dependencies_first(modules: list[str]) -> list[str]:
+    """``modules`` ordered so that each comes after the provider modules it imports at its top level."""
+    import importlib.util
 
-    code = "\n".join(
-        [
-            "import importlib, sys",
-            f"sys.path[:0] = [{str(REPO)!r}, {str(DAGS)!r}]",
-            *(f"importlib.import_module({name!r})" for name in ("airflow.sdk", *airflow_imports(DAGS))),
-            "print('--provider--', file=sys.stderr, flush=True)",
-            *(f"importlib.import_module({name!r})" for name in imports),
-        ]
-    )
-    stderr = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=os.environ, check=True
-    ).stderr
-    rows = []
-    for line in stderr.split("--provider--", 1)[-1].splitlines():
-        parts = [part.strip() for part in line.removeprefix("import time:").split("|")]
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].startswith("airflow_provider_cx"):
-            rows.append((int(parts[1]) / 1000, parts[2]))
-    return sorted(rows, reverse=True)[:count]
+    def top_level_imports(name: str) -> list[str]:
+        origin = importlib.util.find_spec(name).origin
+        found = []
+        for node in ast.parse(Path(origin).read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                candidates = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                found += [candidate for candidate in candidates if candidate in modules]
+        return found
+
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name not in ordered:
+            for dependency in top_level_imports(name):
+                visit(dependency)
+            ordered.append(name)
+
+    for name in modules:
+        visit(name)
+    return ordered
+
+
+def module_costs(modules: list[str], preload: list[str], repeat: int) -> list[tuple[float, str]]:
+    """(median ms, module) of importing each provider module in a fresh fork, its own imports loaded first.
+
+    ``preload`` (what the empty variant loads too, e.g. through the DAGs' helper modules) is imported
+    first and not counted.
+    """
+    import importlib
+
+    modules = dependencies_first(modules)
+    runs: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(repeat):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            for name in preload:
+                importlib.import_module(name)
+            costs = {}
+            for name in modules:
+                started = time.perf_counter()
+                importlib.import_module(name)
+                costs[name] = (time.perf_counter() - started) * 1000
+            with os.fdopen(write_end, "w") as pipe:
+                json.dump(costs, pipe)
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            costs = json.load(pipe)
+        os.waitpid(pid, 0)
+        for name, ms in costs.items():
+            runs[name].append(ms)
+    return sorted(((statistics.median(ms), name) for name, ms in runs.items()), reverse=True)
 
 
 def summary(times: list[float]) -> str:
@@ -208,47 +321,60 @@ def summary(times: list[float]) -> str:
     return f"mean {statistics.mean(ms):7.1f} ms  median {statistics.median(ms):7.1f} ms  min {min(ms):7.1f} ms"
 
 
+def ratio_line(times: dict[str, list[float]], over: str, under: str, target: float | None = None) -> str:
+    mean_ratio = statistics.mean(times[over]) / statistics.mean(times[under])
+    median_ratio = statistics.median(times[over]) / statistics.median(times[under])
+    line = f"ratio {over}/{under}: mean {mean_ratio:.3f}, median {median_ratio:.3f}"
+    if target is not None:
+        line += f" ({'meets' if median_ratio <= target else 'misses'} target <= {target})"
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=30, help="parses per variant (default 30)")
-    parser.add_argument("--slowest", type=int, default=8, help="list the N slowest provider imports (default 8)")
+    parser.add_argument("--slowest", type=int, default=10, help="list the N costliest provider modules (default 10)")
     args = parser.parse_args()
 
     prepare_parent()
     imports = provider_operator_imports(DAGS)
-    variants = ("provider", "empty")
+    stand_ins = StandIns(imports)
+    variants = ("provider", "modules", "empty")
     times: dict[str, list[float]] = {variant: [] for variant in variants}
     last: dict[str, dict[str, Any]] = {}
     for round_ in range(args.repeat + 1):
         for variant in variants if round_ % 2 else variants[::-1]:
-            result = in_forked_child(variant, imports)
-            if round_:  # round 0 warms the page cache and .pyc files for both
+            result = in_forked_child(variant, stand_ins)
+            if round_:  # round 0 warms the page cache for all
                 times[variant].append(result["seconds"])
             last[variant] = result
-    if last["provider"]["shapes"] != last["empty"]["shapes"]:
-        raise SystemExit("the EmptyOperator DAGs differ in shape from the provider's: the comparison is void")
+    for variant in ("modules", "empty"):
+        if last["provider"]["shapes"] != last[variant]["shapes"]:
+            raise SystemExit(f"the {variant} stand-in DAGs differ in shape from the provider's: the comparison is void")
 
     shapes = last["provider"]["shapes"]
     tasks = sum(len(tasks) for tasks in shapes.values())
     classes = sum(len(names) for names in imports.values())
     print(f"dags/: {len(shapes)} DAGs, {tasks} tasks; {classes} provider operator classes from {len(imports)} modules")
     print(f"{args.repeat} parses per variant, each in a fresh fork of an Airflow-loaded parent (DagBag of dags/)")
+    print("  provider: the provider's operators; modules: EmptyOperator stand-ins, one byte-compiled file per")
+    print("  provider module; empty: the same stand-ins as in-memory modules (no import cost at all)")
     for variant in variants:
         heavy = ", ".join(last[variant]["heavy"]) or "none"
         print(
             f"  {variant:8} {summary(times[variant])}   "
-            f"provider modules loaded: {last[variant]['provider_modules']:3}   heavy modules: {heavy}"
+            f"provider modules loaded: {len(last[variant]['provider_modules']):3}   heavy modules: {heavy}"
         )
-    mean_ratio = statistics.mean(times["provider"]) / statistics.mean(times["empty"])
-    median_ratio = statistics.median(times["provider"]) / statistics.median(times["empty"])
-    verdict = "meets" if median_ratio <= TARGET_RATIO else "misses"
-    print(
-        f"ratio provider/empty: mean {mean_ratio:.3f}, median {median_ratio:.3f} ({verdict} target <= {TARGET_RATIO})"
-    )
+    print(ratio_line(times, "provider", "empty", TARGET_RATIO))
+    print(ratio_line(times, "modules", "empty") + "   (the floor of one module per operator)")
+    print(ratio_line(times, "provider", "modules") + "   (the provider's own cost above that floor)")
     if args.slowest:
-        print("slowest provider imports after Airflow's (python -X importtime, cumulative ms, one run):")
-        for ms, module in slowest_provider_imports(imports, args.slowest):
-            print(f"  {ms:7.1f} ms  {module}")
+        print("costliest provider modules to import in a fresh parse process (median ms, own imports loaded first):")
+        common = set(last["empty"]["provider_modules"]) - set(imports)
+        own = [name for name in last["provider"]["provider_modules"] if name not in common]
+        preload = [name for name in last["empty"]["provider_modules"] if name in common]
+        for ms, module in module_costs(own, preload, repeat=10)[: args.slowest]:
+            print(f"  {ms:6.2f} ms  {module}")
 
 
 if __name__ == "__main__":

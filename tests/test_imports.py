@@ -63,10 +63,11 @@ def _walk(path: Path, prefix: str) -> list[str]:
     return names
 
 
-def import_in_fresh_interpreter(modules: list[str]) -> dict:
+def run_in_fresh_interpreter(code: str, argument: object) -> object:
+    """Run ``code`` with ``argument`` as JSON in ``sys.argv[1]``; the JSON its last output line prints."""
     env = {key: value for key, value in os.environ.items() if key != "GRPC_ENABLE_FORK_SUPPORT"}
     completed = subprocess.run(
-        [sys.executable, "-c", CHECK, json.dumps(modules)],
+        [sys.executable, "-c", code, json.dumps(argument)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -75,6 +76,10 @@ def import_in_fresh_interpreter(modules: list[str]) -> dict:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def import_in_fresh_interpreter(modules: list[str]) -> dict:
+    return run_in_fresh_interpreter(CHECK, modules)
 
 
 def test_provider_and_airflow_facing_modules_do_not_import_grpc_or_cx():
@@ -118,15 +123,7 @@ print(json.dumps(sorted(name for name in sys.modules if name in watched)))
 
 def execute_time_modules_loaded_by(modules: list[str]) -> list[str]:
     """Which of :data:`EXECUTE_TIME_ONLY` a fresh interpreter has loaded after importing ``modules``."""
-    completed = subprocess.run(
-        [sys.executable, "-c", LOADED_AFTER_IMPORT, json.dumps([modules, list(EXECUTE_TIME_ONLY)])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_in_fresh_interpreter(LOADED_AFTER_IMPORT, [modules, list(EXECUTE_TIME_ONLY)])
 
 
 def test_operator_trigger_and_link_modules_leave_package_analysis_to_execute_time():
@@ -189,15 +186,7 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] == "a
 
 
 def provider_modules_loaded_by(modules: list[str]) -> set[str]:
-    completed = subprocess.run(
-        [sys.executable, "-c", PROVIDER_MODULES_AFTER_IMPORT, json.dumps(modules)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return set(json.loads(completed.stdout.strip().splitlines()[-1]))
+    return set(run_in_fresh_interpreter(PROVIDER_MODULES_AFTER_IMPORT, modules))
 
 
 def test_operator_modules_load_only_the_parse_time_set():

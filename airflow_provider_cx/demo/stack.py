@@ -43,9 +43,10 @@ runner's settings (``AIRFLOW_HOME``, ``AIRFLOW__CORE__UNIT_TEST_MODE``...) never
 - ``AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC=2``, ``AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC=2``: the
   health endpoint reports the components healthy sooner after start.
 - ``AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1``: a task supervisor notices its task process has exited
-  within a second instead of up to 5 s, so each task's slot frees sooner; it also narrows an Airflow
-  3.3 race in which a task resumed quickly after deferring is failed by the stale "success" event of
-  the process that deferred (apache/airflow#71580).
+  within a second instead of up to 5 s, so each task's slot frees sooner and the next task of the
+  (strictly sequential) release starts sooner. It is kept for that speed only: the Airflow 3.3 race in
+  which a task resumed quickly after deferring is failed by the stale "success" of the process that
+  deferred (apache/airflow#71580) is closed by CXOperationTrigger's minimum deferral, not by this.
 - ``AIRFLOW__LOGGING__COLORED_CONSOLE_LOG=False``: no ANSI escapes in the log files.
 - ``PYTHONUNBUFFERED=1``: log files are current when a component dies, so its last lines explain why.
 - ``CX_AIRFLOW_STACK_ID``: a random marker of this stack's processes; at stop those still alive are killed.

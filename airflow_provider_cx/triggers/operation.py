@@ -17,12 +17,23 @@ with. It travels in the event rather than in the task's ``next_kwargs`` because 
 3.3) resumes a task with the event alone.
 
 A gRPC error of the polling call itself (after the hook's retries) propagates and fails the task.
+
+No event is sent sooner than ``min_deferral`` seconds after the task deferred (``deferred_at``, set
+when the operator builds the trigger and serialised with it, so a triggerer restart does not start the
+count again). Airflow 3.3 can fail a task that resumes before the scheduler has processed the
+executor's "success" of the process that deferred (apache/airflow#71580, #72716): that stale event
+then looks like the resumed attempt ending behind the scheduler's back. It arrives once the task
+supervisor notices the exit (it looks every ``[workers] min_heartbeat_interval``, 5 s by default) and
+the scheduler's next loop drains it; the reports show it 6.5-7 s after the deferral. Hence 10 s by
+default, adjustable with ``[dialogflow_cx] trigger_min_deferral`` (e.g. 0 under ``dag.test()``, whose
+inline triggerer has no scheduler to race).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -31,6 +42,17 @@ DEFAULT_POLL_INTERVAL = 10.0
 DEFAULT_OPERATION_TIMEOUT = 3600.0
 #: Longest time spent asking for the cancellation of a timed-out operation.
 CANCEL_TIMEOUT = 30.0
+#: Seconds between the deferral and the event, unless configured (sizing: see the module docstring).
+DEFAULT_MIN_DEFERRAL = 10.0
+MIN_DEFERRAL_OPTION = ("dialogflow_cx", "trigger_min_deferral")
+
+
+def configured_min_deferral() -> float:
+    """``[dialogflow_cx] trigger_min_deferral``, else :data:`DEFAULT_MIN_DEFERRAL`; read in the deferring worker."""
+    from airflow.sdk import conf
+
+    section, key = MIN_DEFERRAL_OPTION
+    return conf.getfloat(section, key, fallback=DEFAULT_MIN_DEFERRAL)
 
 
 class CXOperationTrigger(BaseTrigger):
@@ -44,6 +66,10 @@ class CXOperationTrigger(BaseTrigger):
     :param resume: JSON-serialisable data returned unchanged in every event under ``resume``.
     :param retry_policy: ``RetryPolicy`` fields (a dict) for the GetOperation calls; the deferring
         operator passes the policy its hook resolved, so both retry alike. ``None``: the connection's.
+    :param min_deferral: seconds after ``deferred_at`` before any event is sent (apache/airflow#71580).
+        ``None``: ``[dialogflow_cx] trigger_min_deferral``, else 10 s.
+    :param deferred_at: when the task deferred (timezone-aware). ``None``: now, i.e. when the deferring
+        operator builds the trigger; the triggerer gets the serialised value.
     """
 
     def __init__(
@@ -55,8 +81,18 @@ class CXOperationTrigger(BaseTrigger):
         timeout: float | None = DEFAULT_OPERATION_TIMEOUT,
         resume: dict[str, Any] | None = None,
         retry_policy: dict[str, Any] | None = None,
+        min_deferral: float | None = None,
+        deferred_at: datetime | None = None,
     ) -> None:
         super().__init__()
+        if min_deferral is None:
+            min_deferral = configured_min_deferral()
+        if min_deferral < 0:
+            raise ValueError(f"min_deferral must be >= 0 seconds, got {min_deferral}")
+        if deferred_at is None:
+            deferred_at = datetime.now(UTC)
+        elif deferred_at.tzinfo is None:
+            raise ValueError(f"deferred_at must be timezone-aware, got {deferred_at.isoformat()}")
         self.operation_name = operation_name
         self.gcp_conn_id = gcp_conn_id
         self.impersonation_chain = impersonation_chain
@@ -64,6 +100,8 @@ class CXOperationTrigger(BaseTrigger):
         self.timeout = timeout
         self.resume = resume
         self.retry_policy = retry_policy
+        self.min_deferral = float(min_deferral)
+        self.deferred_at = deferred_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -76,6 +114,8 @@ class CXOperationTrigger(BaseTrigger):
                 "timeout": self.timeout,
                 "resume": self.resume,
                 "retry_policy": self.retry_policy,
+                "min_deferral": self.min_deferral,
+                "deferred_at": self.deferred_at,
             },
         )
 
@@ -90,6 +130,21 @@ class CXOperationTrigger(BaseTrigger):
         return DialogflowCXAsyncHook(
             gcp_conn_id=self.gcp_conn_id, impersonation_chain=self.impersonation_chain, retry_policy=policy
         )
+
+    def _deferral_remaining(self) -> float:
+        """Seconds until ``min_deferral`` has passed since ``deferred_at``.
+
+        Capped at ``min_deferral``: a triggerer whose clock lags the worker's never waits longer than that.
+        """
+        elapsed = (datetime.now(UTC) - self.deferred_at).total_seconds()
+        return max(0.0, min(self.min_deferral, self.min_deferral - elapsed))
+
+    async def _hold_until_resumable(self) -> None:
+        """Wait out the rest of the minimum deferral before an event may resume the task."""
+        remaining = self._deferral_remaining()
+        if remaining > 0:
+            self.log.info("event of operation %s held %.1fs (minimum deferral)", self.operation_name, remaining)
+            await asyncio.sleep(remaining)
 
     async def _timed_out(self, hook: Any) -> TriggerEvent:
         """Ask the server to cancel the operation (best effort); the error event says how that went."""
@@ -117,12 +172,16 @@ class CXOperationTrigger(BaseTrigger):
                 if operation.done:
                     failure = operation_error(operation)
                     if failure is None:
-                        yield self._event("success")
+                        event = self._event("success")
                     else:
-                        yield self._event("error", code=failure.code, message=failure.status_message)
+                        event = self._event("error", code=failure.code, message=failure.status_message)
+                    await self._hold_until_resumable()
+                    yield event
                     return
                 if deadline is not None and loop.time() >= deadline:
-                    yield await self._timed_out(hook)
+                    event = await self._timed_out(hook)
+                    await self._hold_until_resumable()
+                    yield event
                     return
                 delay = self.poll_interval
                 if deadline is not None:

@@ -179,6 +179,9 @@ def airflow_environment(home: Path, extra: dict[str, str] | None = None) -> dict
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        # dag.test runs triggers inline, with no scheduler to race (apache/airflow#71580): no need to hold
+        # CXOperationTrigger's events back for its default 10 s.
+        AIRFLOW__DIALOGFLOW_CX__TRIGGER_MIN_DEFERRAL="0",
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
     )
     env.update(extra or {})

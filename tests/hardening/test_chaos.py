@@ -4,7 +4,9 @@ Each release runs under ``dag.test()`` in a fresh interpreter (``chaos_release.p
 AIRFLOW_HOME, the repository's dags/ and the same operators a scheduler would run; Airflow task retries
 are off (the pipeline config's ``task_retries`` is 0), so only the hook's retry policy and the
 operators' create-or-adopt logic stand between a fault and a failed run. Retry delays are kept small
-through the connection's ``retry_*`` extras.
+through the connection's ``retry_*`` extras. The prod approval is answered as a person would answer
+it: a named user approves through Airflow's REST API while ``dag.test()`` waits for input, and each
+run that got that far is checked to have resumed with that answer.
 
 Three sets of dev/staging/prod agents live on one emulator process (fixed port, ``--data-dir``):
 one released without faults (the reference), one released while 30% of every RPC fails with
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chaos_release import APPROVAL_TASK, APPROVER
 
 from airflow_provider_cx.demo.agents import (
     EmulatorAgents,
@@ -284,11 +287,24 @@ def duplicate_versions(state: dict[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
+def assert_approved_through_the_api(result: dict[str, Any]) -> None:
+    """The approver's answer went through the REST API, and the approval task resumed with exactly it."""
+    approval = result["approval"]
+    assert approval["error"] is None, approval["error"]
+    answer = approval["answer"]
+    assert answer is not None, "the approval was never answered"
+    assert (answer["chosen_options"], answer["responded_by"]["name"]) == (["Approve"], APPROVER)
+    returned = approval["task_result"]  # what execute_complete returned from the response it was given
+    assert (returned["chosen_options"], returned["responded_by_user"]["name"]) == (["Approve"], APPROVER)
+    assert result["task_states"][APPROVAL_TASK] == "success"
+
+
 @pytest.fixture(scope="module")
 def clean_release(world: ChaosWorld) -> dict[str, Any]:
     """The reference: the same release on identical agents, without faults."""
     result = start_release(world, "clean").wait()
     assert result["succeeded"], result["task_states"]
+    assert_approved_through_the_api(result)
     return end_state(world.agents, world.stage_sets["clean"])
 
 
@@ -308,6 +324,7 @@ def test_release_reaches_the_same_end_state_when_30_percent_of_rpcs_fail(
 
     assert result["task_retries"] == [0]  # only the hook's retries were at work
     assert result["succeeded"], result["task_states"]
+    assert_approved_through_the_api(result)
     retried = RETRY_LINE.findall(run.log())
     assert {"UNAVAILABLE", "RESOURCE_EXHAUSTED"} <= set(retried), "the faults never reached the hook"
     state = end_state(world.agents, world.stage_sets["faulty"])
@@ -345,6 +362,7 @@ def test_release_recovers_or_fails_cleanly_when_the_emulator_is_killed_and_resta
     if must_recover:
         assert result["succeeded"], result["task_states"]
     if result["succeeded"]:
+        assert_approved_through_the_api(result)
         assert after == clean_release
     else:
         # Failed cleanly: each environment serves either what it served before or the complete release.

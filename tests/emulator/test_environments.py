@@ -10,7 +10,12 @@ from google.cloud import dialogflowcx_v3 as cx
 from google.protobuf import field_mask_pb2
 from versioning import change_transfers_draft, clients, create_version, export, sample_agent
 
+from airflow_provider_cx.emulator.errors import NotFound
+from airflow_provider_cx.emulator.services.environments import environments, newest_first_page
+from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.emulator.testing import wait_for
+from airflow_provider_cx.package import read_package
+from airflow_provider_cx.sample_agent import sample_agent_path
 
 PASSED = cx.ContinuousTestResult.AggregatedTestResult.PASSED
 FAILED = cx.ContinuousTestResult.AggregatedTestResult.FAILED
@@ -320,3 +325,18 @@ def test_versions_environments_and_deployments_survive_a_restart(cx_emulator_fac
     assert after == before
     v3 = create_version(again, flows["Transfers"], "v3")
     assert v3.name == f"{flows['Transfers'].name}/versions/3"
+
+
+def test_newest_first_page_reads_a_stored_list_backwards_without_changing_it():
+    package = read_package(sample_agent_path())
+    record = AgentRecord("p", "global", "a1", package.display_name, package)
+    stored = [{"n": 1}, {"n": 2}, {"n": 3}]
+    environments(record)["env"] = {"history": stored, "deployments": [], "continuousTestResults": []}
+
+    first, token = newest_first_page(record, "env", "history", 2, "")
+    assert first == [{"n": 3}, {"n": 2}]
+    assert newest_first_page(record, "env", "history", 2, token) == ([{"n": 1}], "")
+    assert newest_first_page(record, "env", "deployments", 0, "") == ([], "")
+    assert stored == [{"n": 1}, {"n": 2}, {"n": 3}]  # still oldest first
+    with pytest.raises(NotFound, match="environment projects/p/locations/global/agents/a1/environments/gone"):
+        newest_first_page(record, "gone", "history", 2, "")

@@ -10,8 +10,8 @@ from google.protobuf import json_format
 
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.names import parse
-from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
-from airflow_provider_cx.emulator.services.environments import entry_of, environment_path
+from airflow_provider_cx.emulator.rpc import Service, pb, rpc
+from airflow_provider_cx.emulator.services.environments import entry_of, environment_path, newest_first_page
 
 Deployment = pb(deployment_types.Deployment)
 
@@ -23,8 +23,7 @@ class DeploymentsService(Service):
     def list_deployments(self, request: Any, context: grpc.ServicerContext) -> Any:
         agent, env_id = environment_path(request.parent)
         with self.backend.store.read(agent) as record:
-            stored = list(reversed(entry_of(record, env_id)["deployments"]))
-        page, token = paginate(stored, request.page_size, request.page_token)
+            page, token = newest_first_page(record, env_id, "deployments", request.page_size, request.page_token)
         deployments = [json_format.ParseDict(data, Deployment()) for data in page]
         return pb(deployment_types.ListDeploymentsResponse)(deployments=deployments, next_page_token=token)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 from google.cloud.dialogflowcx_v3.types import deployment as deployment_types
@@ -45,6 +45,8 @@ from airflow_provider_cx.package.lint.context import LintContext
 Environment = pb(env_types.Environment)
 ContinuousTestResult = pb(env_types.ContinuousTestResult)
 JSON = Any
+#: The lists each environment keeps, oldest first.
+EnvironmentList = Literal["history", "deployments", "continuousTestResults"]
 _OUTPUT_ONLY = {"name", "update_time"}
 
 
@@ -68,6 +70,13 @@ def entry_of(record: AgentRecord, env_id: str) -> dict[str, JSON]:
     if entry is None:
         raise NotFound(f"environment {environment_name(record, env_id)} not found")
     return entry
+
+
+def newest_first_page(
+    record: AgentRecord, env_id: str, key: EnvironmentList, page_size: int, page_token: str
+) -> tuple[list[JSON], str]:
+    """One page of an environment's stored ``key`` list, newest first (it is stored oldest first)."""
+    return paginate(entry_of(record, env_id)[key][::-1], page_size, page_token)
 
 
 def environment_message(record: AgentRecord, env_id: str, data: dict[str, JSON] | None = None) -> Any:
@@ -208,8 +217,7 @@ class EnvironmentsService(Service):
     def lookup_environment_history(self, request: Any, context: grpc.ServicerContext) -> Any:
         agent, env_id = environment_path(request.name)
         with self.backend.store.read(agent) as record:
-            history = list(reversed(entry_of(record, env_id)["history"]))
-            page, token = paginate(history, request.page_size, request.page_token)
+            page, token = newest_first_page(record, env_id, "history", request.page_size, request.page_token)
             messages = [environment_message(record, env_id, data) for data in page]
         return pb(env_types.LookupEnvironmentHistoryResponse)(environments=messages, next_page_token=token)
 
@@ -217,8 +225,9 @@ class EnvironmentsService(Service):
     def list_continuous_test_results(self, request: Any, context: grpc.ServicerContext) -> Any:
         agent, env_id = environment_path(request.parent)
         with self.backend.store.read(agent) as record:
-            results = list(reversed(entry_of(record, env_id)["continuousTestResults"]))
-        page, token = paginate(results, request.page_size, request.page_token)
+            page, token = newest_first_page(
+                record, env_id, "continuousTestResults", request.page_size, request.page_token
+            )
         messages = [json_format.ParseDict(data, ContinuousTestResult()) for data in page]
         return pb(env_types.ListContinuousTestResultsResponse)(continuous_test_results=messages, next_page_token=token)
 

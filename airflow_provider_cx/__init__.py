@@ -73,4 +73,24 @@ def get_provider_info() -> dict[str, Any]:
             "airflow_provider_cx.links.CXEnvironmentLink",
             "airflow_provider_cx.links.CXTestResultsLink",
         ],
+        "config": {
+            "dialogflow_cx": {
+                "description": "Settings of the Google Dialogflow CX provider.",
+                "options": {
+                    "trigger_min_deferral": {
+                        "description": (
+                            "Seconds a task deferred to CXOperationTrigger waits at least before it resumes, "
+                            "even when the operation is already done. Airflow 3.3 can fail a task that resumes "
+                            "before the scheduler has processed the exit of the process that deferred it "
+                            "(apache/airflow#71580); raise it on a slow scheduler, set 0 only where no "
+                            "scheduler runs (dag.test)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "20",
+                        "default": "10",
+                    }
+                },
+            }
+        },
     }

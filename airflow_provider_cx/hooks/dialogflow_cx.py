@@ -47,6 +47,7 @@ from airflow_provider_cx.hooks.operations import (
     PollingPolicy,
     operation_error,
     wait_for_operation,
+    wait_until_done,
 )
 from airflow_provider_cx.hooks.policy_settings import layered
 from airflow_provider_cx.hooks.retry import (
@@ -90,6 +91,8 @@ if TYPE_CHECKING:
         WebhooksClient,
     )
     from google.longrunning import operations_pb2
+
+    from airflow_provider_cx.hooks.restore_request import SerializedRestoreRequest
 
 T = TypeVar("T")
 
@@ -291,6 +294,17 @@ class DialogflowCXHook(_DialogflowCXHookBase):
     def get_sessions_client(self, resource_name: str | None = None, location: str | None = None) -> SessionsClient:
         return self._client("sessions", resource_name, location)
 
+    def get_restore_client(self, prepared: SerializedRestoreRequest) -> AgentsClient:
+        """An ``AgentsClient`` whose ``restore_agent`` sends ``prepared`` (see :mod:`.restore_request`).
+
+        On the channel of ``prepared.request.name`` with the stock clients' user agent; not cached,
+        since it holds the package: drop it once the restore has started.
+        """
+        from airflow_provider_cx.hooks.restore_request import create_restore_client
+
+        channel = self.get_channel(prepared.request.name)
+        return create_restore_client(channel, clients.client_info(_provider_version()), prepared)
+
     def get_operations_client(self, resource_name: str | None = None, location: str | None = None) -> OperationsClient:
         """google.api_core's OperationsClient on the same channel as the service clients."""
         endpoint = self.get_endpoint(resource_name, location)
@@ -331,6 +345,20 @@ class DialogflowCXHook(_DialogflowCXHookBase):
         """Poll ``operation`` until done and return its result (see :mod:`.operations`)."""
         return wait_for_operation(
             operation, polling=self.polling_policy, rpc_policy=self.retry_policy, timeout=timeout, logger=self.log
+        )
+
+    def wait_for_operation_done(
+        self, operation: operations_pb2.Operation, timeout: float | None = None
+    ) -> operations_pb2.Operation:
+        """Poll ``operation`` (as last seen) by name until done; the finished ``Operation``, unread.
+
+        Read it with :func:`.operations.operation_result`, passing the only reference, so that a large
+        response (an export's package) is never held as message, bytes and result at once (see
+        :mod:`.operations`). Same schedule and timeout as :meth:`wait_for_operation`; a failed
+        operation is returned too (``operation_result`` raises its error).
+        """
+        return wait_until_done(
+            operation, self.get_operation, polling=self.polling_policy, timeout=timeout, logger=self.log
         )
 
     def cancel_operation(self, operation: Operation | str) -> None:

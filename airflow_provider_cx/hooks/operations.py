@@ -9,6 +9,13 @@ backoff, which about doubles the calls: 11 instead of 8 GetOperation for a 30 s 
 only the operation *name*; a trigger polls it with the async hook and the operator turns the
 finished ``google.longrunning.Operation`` into a result with :func:`operation_result`.
 
+Operators wait in the worker with :func:`wait_until_done` instead: it polls by name and returns
+the finished ``Operation`` message itself, unread, so that :func:`operation_result` is the only
+place a response is unpacked, on both paths. That matters for exports, whose response carries the
+whole package: api_core's future unpacks the response while the ``Operation`` (and the ``Any``'s
+bytes) are still alive, three copies of the package at once; :func:`operation_result` lets go of
+the ``Operation`` before it parses, so at most two exist, briefly.
+
 Failures become exceptions that name the operation: :class:`CXOperationFailedError` (finished with
 an error status, carrying its code and message) and :class:`CXOperationTimeoutError` (still running
 when the wait gave up; the server-side operation is left alone and can be cancelled).
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,10 +92,7 @@ def wait_for_operation(
     rpc_retry = _poll_rpc_retry(name, rpc_policy, logger)
     until_done = tenacity.Retrying(
         retry=tenacity.retry_if_result(lambda done: not done),
-        # Jitter at most half the first pause, so that short intervals (tests, quick operations) stay short.
-        wait=exponential_backoff(
-            polling.initial_delay, polling.max_delay, polling.multiplier, min(polling.jitter, polling.initial_delay / 2)
-        ),
+        wait=_poll_wait(polling),
         stop=tenacity.stop_before_delay(overall) if overall else tenacity.stop_never,
         retry_error_callback=lambda state: False,
     )
@@ -113,15 +118,73 @@ def operation_error(operation: operations_pb2.Operation) -> CXOperationFailedErr
 
 
 def operation_result(operation: operations_pb2.Operation, result_type: Any) -> Any:
-    """Unpack the response of a finished operation as ``result_type`` (a proto-plus or protobuf class)."""
-    from google.api_core import protobuf_helpers
+    """Unpack the response of a finished operation as ``result_type`` (a proto-plus or protobuf class).
 
+    Same checks and result as api_core's ``from_any_pb``, in an order that keeps a large response
+    (an export's package) in memory at most twice: the ``Any``'s bytes are taken out and the
+    ``Operation`` is let go (freed if the caller passed the only reference, as operators do) before
+    the bytes are parsed. Raises :class:`CXOperationFailedError` for a failed operation, ``ValueError``
+    for an unfinished one and ``TypeError`` for a response of another type.
+    """
     failure = operation_error(operation)
     if failure is not None:
         raise failure
     if not operation.done:
         raise ValueError(f"operation {operation.name} is not done yet; wait for it before reading its result")
-    return protobuf_helpers.from_any_pb(result_type, operation.response)
+    response = operation.response
+    type_url, value = response.type_url, response.value
+    del operation, response
+    pb_class = result_type.pb() if callable(getattr(result_type, "pb", None)) else result_type
+    expected = pb_class.DESCRIPTOR.full_name
+    if "/" not in type_url or type_url.rpartition("/")[2] != expected:
+        raise TypeError(f"operation response of type {type_url or '(none)'!r} is not a {expected}")
+    message = pb_class.FromString(value)
+    return message if pb_class is result_type else result_type.wrap(message)
+
+
+def wait_until_done(
+    operation: operations_pb2.Operation,
+    get_operation: Callable[[str], operations_pb2.Operation],
+    *,
+    polling: PollingPolicy = DEFAULT_POLLING,
+    timeout: float | None = None,
+    logger: Any = log,
+) -> operations_pb2.Operation:
+    """Poll ``get_operation(name)`` on the schedule of ``polling`` until done; return the finished ``Operation``.
+
+    ``operation`` is the operation as last seen (returned at once if already done);
+    ``get_operation`` is one GetOperation with the caller's retry policy (the hook's
+    ``get_operation``). Nothing is unpacked here (see :func:`operation_result`); a failed operation
+    is returned like a successful one. ``timeout`` overrides ``polling.timeout``; still running
+    then: :class:`CXOperationTimeoutError`.
+    """
+    import tenacity
+
+    name = operation.name
+    if operation.done:
+        return operation
+    overall = timeout if timeout is not None else polling.timeout
+    until_done = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda latest: not latest.done),
+        wait=_poll_wait(polling),
+        stop=tenacity.stop_before_delay(overall) if overall else tenacity.stop_never,
+        retry_error_callback=lambda state: None,
+    )
+    logger.info("waiting for operation %s (timeout %s)", name, f"{overall:g}s" if overall else "none")
+    finished = until_done(get_operation, name)
+    if finished is None:
+        raise CXOperationTimeoutError(name, overall or 0)
+    return finished
+
+
+def _poll_wait(polling: PollingPolicy) -> Any:
+    """The pause between polls: exponential backoff capped at ``max_delay``.
+
+    Jitter is at most half the first pause, so that short intervals (tests, quick operations) stay short.
+    """
+    return exponential_backoff(
+        polling.initial_delay, polling.max_delay, polling.multiplier, min(polling.jitter, polling.initial_delay / 2)
+    )
 
 
 def _poll_rpc_retry(name: str, policy: RetryPolicy, logger: Any) -> Any:

@@ -145,23 +145,28 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         from google.cloud import dialogflowcx_v3 as cx
         from google.protobuf import empty_pb2
 
+        from airflow_provider_cx.hooks.restore_request import SerializedRestoreRequest
+
         fields, source_sha256 = restore_source(self.source, check=False)  # checked in execute
-        request = cx.RestoreAgentRequest(
-            name=self.agent_name,
-            restore_option=cx.RestoreAgentRequest.RestoreOption[self.restore_option],
-            **fields,
-        )
-        del fields  # the request message holds the only copy of the package from here on
+        option = cx.RestoreAgentRequest.RestoreOption[self.restore_option]
+        if "agent_content" in fields:
+            # Serialized once, straight from the file's bytes, which are dropped here: the package
+            # is then in memory at most twice while it is sent (see hooks.restore_request).
+            prepared = SerializedRestoreRequest(self.agent_name, option, fields.pop("agent_content"))
+            client, request = self.hook.get_restore_client(prepared), prepared.request
+            del prepared
+        else:
+            client = self.hook.get_agents_client(self.agent_name)
+            request = cx.RestoreAgentRequest(name=self.agent_name, restore_option=option, **fields)
         source_uri = storage.uri_of(self.source)
         self.log.info("restoring %s from %s (%s)", self.agent_name, source_uri, self.restore_option)
-        client = self.hook.get_agents_client(self.agent_name)
         try:
             operation = self.api_call(client.restore_agent, what=f"restore of {self.agent_name}", request=request)
         except exceptions.InvalidArgument as error:
             raise CXInvalidInputError(
                 f"restore of {self.agent_name} from {source_uri} refused: {error.message}"
             ) from None
-        del request  # the package bytes are not needed while waiting
+        del client, request  # the package bytes are not needed while waiting
         return self.wait_or_defer(
             context,
             operation,

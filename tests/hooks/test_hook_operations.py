@@ -138,3 +138,54 @@ def test_async_wait_raises_failure_and_timeout(emulator_connection, scripted_ser
     scripted_server.operations[OPERATION] = ScriptedOperation(OPERATION, polls_until_done=10_000)
     with pytest.raises(CXOperationTimeoutError, match=r"not done after 0\.2s"):
         asyncio.run(asyncio.wait_for(hook.wait_for_operation(OPERATION, timeout=0.2), timeout=30))
+
+
+# --- waiting for the finished Operation itself (what operators do) -------------------------------------
+
+
+def test_wait_until_done_returns_the_finished_operation_unread(hook, scripted_server):
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=3))
+    finished = hook.wait_for_operation_done(start_export(hook).operation)
+    assert finished.done
+    assert finished.name == OPERATION
+    assert scripted_server.operations[OPERATION].polls == 3
+    assert operation_result(finished, ExportAgentResponse).agent_content == f"export of {AGENT}".encode()
+
+
+def test_wait_until_done_makes_no_call_for_a_finished_operation(hook, scripted_server):
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=1))
+    operation = start_export(hook)
+    finished = hook.wait_for_operation_done(operation.operation)
+    assert hook.wait_for_operation_done(finished) is finished
+    assert scripted_server.calls[GET_OPERATION] == 1
+
+
+def test_wait_until_done_returns_a_failed_operation_for_operation_result_to_raise(hook, scripted_server):
+    failing = ScriptedOperation(OPERATION, polls_until_done=1, error=(grpc.StatusCode.INVALID_ARGUMENT, "bad flow"))
+    scripted_server.script_operation(failing)
+    finished = hook.wait_for_operation_done(start_export(hook).operation)
+    with pytest.raises(CXOperationFailedError, match="failed with INVALID_ARGUMENT: bad flow"):
+        operation_result(finished, ExportAgentResponse)
+
+
+def test_wait_until_done_times_out_and_retries_polls_with_the_hooks_policy(hook, scripted_server):
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=10_000))
+    with pytest.raises(CXOperationTimeoutError, match=re.escape(f"{OPERATION} not done after 0.3s")):
+        hook.wait_for_operation_done(start_export(hook).operation, timeout=0.3)
+
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=2))
+    scripted_server.calls.clear()
+    scripted_server.fail(GET_OPERATION, grpc.StatusCode.UNAVAILABLE, times=2)
+    assert hook.wait_for_operation_done(start_export(hook).operation).done
+    assert scripted_server.calls[GET_OPERATION] == 4  # two failures, two polls
+
+
+def test_operation_result_refuses_a_response_of_another_type(hook, scripted_server):
+    from google.protobuf import empty_pb2
+
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=1))
+    finished = hook.wait_for_operation_done(start_export(hook).operation)
+    with pytest.raises(TypeError, match=re.escape("ExportAgentResponse' is not a google.protobuf.Empty")):
+        operation_result(finished, empty_pb2.Empty)
+    # a raw protobuf class works as well as a proto-plus one
+    assert operation_result(finished, ExportAgentResponse.pb()).agent_content == f"export of {AGENT}".encode()

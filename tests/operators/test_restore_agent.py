@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faulty_emulator import fast_retries
 from operator_harness import (
     CONN_ID,
     FAST,
@@ -153,6 +154,26 @@ def test_failed_restore_leaves_the_agent_and_records_the_backup(
         restore_task(agent, changed_package(tmp_path), backup_to=tmp_path / "b.zip").execute(context)
     assert export_files(server, agent) == before
     assert context["ti"].xcom[BACKUP_URI_KEY] == (tmp_path / "b.zip").as_uri()
+
+
+def test_restore_call_is_retried_by_the_hooks_policy(
+    monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any, tmp_path: Path
+) -> None:
+    """The package goes through a prepared request (hooks.restore_request); a retry sends it again."""
+    server = cx_emulator_factory()
+    connect(monkeypatch, server)
+    fast_retries(monkeypatch)
+    agent = new_agent(server)
+    restore_method = "/google.cloud.dialogflow.cx.v3.Agents/RestoreAgent"
+    before = server.admin().counts()[restore_method]
+    # seeded: the first RestoreAgent of the task fails with UNAVAILABLE
+    server.admin().set_faults({"seed": 1, "methods": {"Agents/RestoreAgent": {"error_rate": 0.5}}})
+
+    result = restore_task(agent, changed_package(tmp_path)).execute(make_context())
+
+    assert server.admin().counts()[restore_method] - before >= 2
+    assert export_files(server, agent)["agent.json"]["description"] == "restored by the operator"
+    assert result["source_sha256"] == hashlib.sha256(changed_package(tmp_path).read_bytes()).hexdigest()
 
 
 def test_deferred_backup_and_restore(sample_agent: str, cx_connection: Any, tmp_path: Path) -> None:

@@ -65,7 +65,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Google Dialogflow CX",
-                "python-modules": ["airflow_provider_cx.triggers.operation"],
+                "python-modules": [
+                    "airflow_provider_cx.triggers.operation",
+                    "airflow_provider_cx.triggers.operation_group",
+                ],
             }
         ],
         "extra-links": [

@@ -77,8 +77,9 @@ def create_or_adopt(
         itself refuses duplicates (ALREADY_EXISTS), so only our own operation needs to settle.
     :param timeout: seconds to wait for one operation.
     :param wait: waits for the started create and returns the resource (default: in this process,
-        with the hook). A deferrable operator passes one that defers: its ``TaskDeferred`` passes
-        through unchanged, and the operator resumes with the operation's result.
+        with the hook). A deferrable operator passes one that defers (its ``TaskDeferred`` passes
+        through unchanged, and the operator resumes with the operation's result), or one that returns
+        a stand-in for the started operation, to wait for several creates at once afterwards.
     """
     started: list[str] = []
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_cx.operators.base import CXBaseOperator, check_polling
+from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError
 
 if TYPE_CHECKING:
-    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
     from airflow_provider_cx.operators.create_or_adopt import Outcome
+    from airflow_provider_cx.triggers.operation_group import CXOperationGroupTrigger
+
+T = TypeVar("T")
 
 #: Limits the API sets on a version's display name and description.
 MAX_DISPLAY_NAME = 64
@@ -18,6 +22,10 @@ MAX_DESCRIPTION = 500
 CREATE_VERSION_METADATA = "google.cloud.dialogflow.cx.v3.CreateVersionOperationMetadata"
 #: XCom key of the run summary (the return value is the flow -> version mapping).
 SUMMARY_XCOM_KEY = "cx_versions"
+#: Flows versioned at once by default, and at most. Creates are design-time calls with a per-minute
+#: quota: a handful in flight is what makes a release as slow as its slowest flow, not their sum.
+DEFAULT_MAX_WORKERS = 8
+MAX_WORKERS = 32
 
 
 def release_marker(release_id: str) -> str:
@@ -34,13 +42,36 @@ def version_id(version_name: str) -> int:
     return int(version_name.rsplit("/", 1)[-1])
 
 
-class CXCreateVersionsOperator(CXBaseOperator):
+@dataclass(frozen=True)
+class StartedCreate:
+    """A create operation started and not waited for (the deferrable path waits for all of them at once)."""
+
+    operation_name: str
+
+
+@dataclass(frozen=True)
+class FlowVersion:
+    """One row of the result: the flow, its release version, and whether this run created it."""
+
+    flow: str
+    version: str
+    created: bool
+
+
+class CXCreateVersionsOperator(CXLongRunningOperator):
     """Create a version of each selected flow for a release; a rerun with the same release id reuses them.
 
     Each version's description ends with the line ``[airflow-cx release: <release_id>]``. Before
     creating a flow's version the operator looks for one with that line and adopts it, so a retried
     task — or a create whose response was lost (UNAVAILABLE after the server applied it) — never
-    makes a second version (see :mod:`.create_or_adopt`). Failed versions are not adopted.
+    makes a second version (see :mod:`.create_or_adopt`). Failed versions are not adopted. Creates
+    an earlier try left running are waited for first, so their versions are adopted too.
+
+    The flows are versioned concurrently (at most ``max_workers`` at a time), so the task takes about
+    as long as its slowest flow. With ``deferrable`` the worker starts (or adopts) every flow's version,
+    then defers once until all started creates are done (:class:`.CXOperationGroupTrigger`) and
+    resumes with the same return value and XCom; a failed create fails the task naming its flow, and
+    after ``operation_timeout`` the creates still running are cancelled (best effort).
 
     :param release_id: identifies the release (templated); also the default display name, so at
         most 64 characters, one line, no ``]``.
@@ -48,22 +79,20 @@ class CXCreateVersionsOperator(CXBaseOperator):
         every flow reachable from the start flow (what an environment must pin).
     :param version_display_name: display name of the versions (templated); default ``release_id``.
     :param description: text placed before the release line in each description (templated).
-    :param poll_interval: longest pause between two checks of a create operation (seconds; default:
-        the connection's ``poll_interval`` extra, else 10).
-    :param operation_timeout: seconds to wait for one create operation (default: the connection's
-        ``operation_timeout`` extra, else 3600).
+    :param max_workers: flows versioned at once (1..32, default 8).
 
-    Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
+    Besides those: ``deferrable``, ``poll_interval``, ``operation_timeout`` (one create's wait; see
+    :class:`.CXLongRunningOperator`), ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
     ``api_retry_policy``, ``api_max_attempts`` (see :class:`.CXBaseOperator`).
 
     XCom ``return_value``: ``{flow display name: version resource name}`` (input for
     :class:`~airflow_provider_cx.operators.deploy_environment.CXDeployEnvironmentOperator`).
     XCom ``cx_versions``: ``{"release_id": str, "created": [version names], "adopted": [version names]}``.
-    Link: the agent in the CX console.
+    Both list flows in the same order. Link: the agent in the CX console.
     """
 
     template_fields: Sequence[str] = (
-        *CXBaseOperator.template_fields,
+        *CXLongRunningOperator.template_fields,
         "release_id",
         "flows",
         "version_display_name",
@@ -77,8 +106,7 @@ class CXCreateVersionsOperator(CXBaseOperator):
         flows: Sequence[str] | None = None,
         version_display_name: str | None = None,
         description: str = "",
-        poll_interval: float | None = None,
-        operation_timeout: float | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,8 +114,7 @@ class CXCreateVersionsOperator(CXBaseOperator):
         self.flows = flows
         self.version_display_name = version_display_name
         self.description = description
-        self.poll_interval = poll_interval
-        self.operation_timeout = operation_timeout
+        self.max_workers = max_workers
 
     # --- inputs ---------------------------------------------------------------------------------
 
@@ -114,7 +141,9 @@ class CXCreateVersionsOperator(CXBaseOperator):
             raise CXInvalidInputError(f"flows must be a list of flow names, got {self.flows!r}")
         if self.flows is not None and not self.flows:
             raise CXInvalidInputError("flows is an empty list; leave it unset to version every reachable flow")
-        check_polling(self.poll_interval, self.operation_timeout)
+        workers = self.max_workers
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+            raise CXInvalidInputError(f"max_workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
 
     @property
     def display_name(self) -> str:
@@ -125,18 +154,6 @@ class CXCreateVersionsOperator(CXBaseOperator):
         marker = release_marker(self.release_id.strip())
         return f"{self.description.rstrip()}\n{marker}" if self.description.strip() else marker
 
-    def make_hook(self) -> DialogflowCXHook:
-        from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
-        from airflow_provider_cx.hooks.policy_settings import polling_fields
-
-        return DialogflowCXHook(
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            location=self.agent_resource.location,
-            retry_policy=self.hook_retry_policy(),
-            polling_policy=polling_fields(self.poll_interval, self.operation_timeout),
-        )
-
     # --- execution ------------------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, str]:
@@ -144,24 +161,26 @@ class CXCreateVersionsOperator(CXBaseOperator):
         self.persist_agent_link(context)
         selected = self.select_flows()
         self.log.info(
-            "release %s: versioning %d flow(s): %s",
+            "release %s: versioning %d flow(s), %d at a time: %s",
             self.release_id,
             len(selected),
+            min(self.max_workers, len(selected)),
             ", ".join(flow.display_name for flow in selected),
         )
-        versions: dict[str, str] = {}
-        created: list[str] = []
-        adopted: list[str] = []
-        for flow in selected:
-            outcome = self.version_flow(flow)
-            versions[flow.display_name] = outcome.resource.name
-            (created if outcome.created else adopted).append(outcome.resource.name)
-        self.push_xcom(
-            context,
-            SUMMARY_XCOM_KEY,
-            {"release_id": self.release_id.strip(), "created": created, "adopted": adopted},
-        )
-        return versions
+        self.let_earlier_creates_finish()
+        if not self.deferrable:
+            outcomes = self.for_each_flow(selected, self.version_flow)
+            rows = [
+                FlowVersion(flow.display_name, outcome.resource.name, outcome.created)
+                for flow, outcome in zip(selected, outcomes, strict=True)
+            ]
+            return self.finish(context, rows)
+        started = self.for_each_flow(selected, self.start_version)
+        pending = [entry["operation"] for entry in started if "operation" in entry]
+        if not pending:
+            return self.finish(context, [FlowVersion(entry["flow"], entry["version"], False) for entry in started])
+        self.log.info("deferring until %d create operation(s) are done", len(pending))
+        self.defer(trigger=self.versions_trigger(pending, {"flows": started}), method_name="resume_after_versions")
 
     def select_flows(self) -> list[Any]:
         from airflow_provider_cx.operators.flow_graph import reachable_flows
@@ -174,8 +193,81 @@ class CXCreateVersionsOperator(CXBaseOperator):
         chosen = match_many("flow", self.agent_name, "flows", list(self.flows), flows)
         return list({flow.name: flow for flow in chosen}.values())
 
-    def version_flow(self, flow: Any) -> Outcome[Any]:
-        """The release's version of ``flow``: adopted if it exists, created otherwise."""
+    def let_earlier_creates_finish(self) -> None:
+        """Wait for CreateVersion operations still running in the agent's location.
+
+        A try killed mid-wait (or one that deferred and then failed) can leave creates running whose
+        versions ``find`` cannot see yet; creating again then would make a second version. With none
+        running, as usual, this costs one ListOperations call.
+        """
+        from airflow_provider_cx.operators.create_or_adopt import unfinished_operations, wait_until_done
+
+        running = unfinished_operations(self.hook, self.agent_resource.parent, CREATE_VERSION_METADATA)
+        if running:
+            self.log.info("waiting for %d version create(s) already running before looking for versions", len(running))
+        for name in running:
+            wait_until_done(self.hook, name, self.operation_timeout)
+
+    def for_each_flow(self, flows: list[Any], work: Callable[[Any], T]) -> list[T]:
+        """``work(flow)`` for each flow on at most ``max_workers`` threads; the results in flow order.
+
+        The first error stops flows not yet begun; those under way finish (what they make is marked
+        and adopted by the next try), then the error of the earliest failed flow is raised.
+        """
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        self.prepare_shared_clients()
+        pool = ThreadPoolExecutor(max_workers=min(self.max_workers, len(flows)), thread_name_prefix="cx-versions")
+        try:
+            futures = [pool.submit(self.about_flow, flow, work) for flow in flows]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        failures = [
+            (flow, future.exception())
+            for flow, future in zip(flows, futures, strict=True)
+            if not future.cancelled() and future.exception()
+        ]
+        for flow, error in failures[1:]:
+            self.log.error("flow %r failed too: %s: %s", flow.display_name, type(error).__name__, error)
+        if failures:
+            raise failures[0][1]
+        return [future.result() for future in futures]
+
+    def prepare_shared_clients(self) -> None:
+        """Build the clients and policies the threads share before they start, so none builds its own."""
+        self.hook.get_versions_client(self.agent_name)
+        self.hook.get_operations_client(self.agent_name)
+        self.hook.polling_policy  # noqa: B018  (resolved once, here)
+
+    def about_flow(self, flow: Any, work: Callable[[Any], T]) -> T:
+        """``work(flow)``; a create's failure or timeout is raised naming the flow (a timed-out create is cancelled)."""
+        from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
+
+        try:
+            return work(flow)
+        except CXOperationFailedError as failed:
+            raise self.flow_failure(flow.display_name, failed) from failed
+        except CXOperationTimeoutError as timed_out:
+            error = self.cancel_timed_out(timed_out)
+            error.add_note(f"it was creating the version of flow {flow.display_name!r} for release {self.release_id!r}")
+            raise error from None
+
+    def flow_failure(self, flow: str, failed: Any) -> Exception:
+        """``failed`` (a :class:`CXOperationFailedError`) restated to name the flow and the release."""
+        from airflow_provider_cx.hooks.errors import CXOperationFailedError
+
+        return CXOperationFailedError(
+            failed.operation_name,
+            failed.code,
+            f"creating the version of flow {flow!r} for release {self.release_id!r}: {failed.status_message}",
+        )
+
+    def version_flow(self, flow: Any, wait: Callable[[Any], Any] | None = None) -> Outcome[Any]:
+        """The release's version of ``flow``: adopted if it exists, created otherwise.
+
+        ``wait`` as in :func:`.create_or_adopt` (default: wait here for the create to finish).
+        """
         from google.cloud.dialogflowcx_v3 import Version
 
         from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
@@ -190,7 +282,19 @@ class CXCreateVersionsOperator(CXBaseOperator):
             location_name=self.agent_resource.parent,
             pending_metadata=CREATE_VERSION_METADATA,
             timeout=self.operation_timeout,  # None: the hook's polling policy
+            wait=wait,
         )
+
+    def start_version(self, flow: Any) -> dict[str, str]:
+        """Adopt ``flow``'s release version, or start creating it without waiting (the deferrable path).
+
+        Returns ``{"flow": display name, "version": name}`` or ``{"flow": ..., "operation": name}``:
+        JSON, since it travels through the trigger.
+        """
+        outcome = self.version_flow(flow, wait=lambda operation: StartedCreate(operation.operation.name))
+        if isinstance(outcome.resource, StartedCreate):
+            return {"flow": flow.display_name, "operation": outcome.resource.operation_name}
+        return {"flow": flow.display_name, "version": outcome.resource.name}
 
     def find_release_version(self, flow_name: str) -> Any | None:
         """The oldest version of the flow marked with this release (not FAILED), or ``None``."""
@@ -213,3 +317,81 @@ class CXCreateVersionsOperator(CXBaseOperator):
                 "flow %s has %d versions of release %s; using the oldest", flow_name, len(marked), self.release_id
             )
         return min(marked, key=lambda version: version_id(version.name)) if marked else None
+
+    # --- deferral -------------------------------------------------------------------------------
+
+    def versions_trigger(self, operation_names: list[str], resume: dict[str, Any]) -> CXOperationGroupTrigger:
+        """The trigger for the started creates, with the limits the worker resolved (as :meth:`operation_trigger`)."""
+        import dataclasses
+
+        from airflow_provider_cx.triggers.operation_group import CXOperationGroupTrigger
+
+        polling = self.hook.polling_policy
+        return CXOperationGroupTrigger(
+            operation_names=operation_names,
+            gcp_conn_id=self.gcp_conn_id,
+            impersonation_chain=self.impersonation_chain,
+            poll_interval=polling.max_delay,
+            timeout=polling.timeout,
+            resume=resume,
+            retry_policy=dataclasses.asdict(self.hook.retry_policy),
+        )
+
+    def resume_after_versions(self, context: Any, event: dict[str, Any]) -> dict[str, str]:
+        """Completion of the deferred wait: each created version from its operation, then as the sync path."""
+        from google.cloud.dialogflowcx_v3 import Version
+
+        from airflow_provider_cx.hooks.errors import CXOperationFailedError
+        from airflow_provider_cx.hooks.operations import operation_result
+
+        entries: list[dict[str, str]] = (event.get("resume") or {}).get("flows", [])
+        flow_of = {entry["operation"]: entry["flow"] for entry in entries if "operation" in entry}
+        status = event.get("status")
+        if status == "error" and "timeout" in event:
+            raise self.group_timeout(event, flow_of)
+        if status == "error":
+            name = event.get("operation_name", "")
+            failed = CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
+            raise self.flow_failure(flow_of.get(name, "(unknown)"), failed)
+        if status != "success":
+            raise CXOperationFailedError(", ".join(flow_of), "UNKNOWN", f"unexpected trigger event {event!r}")
+        rows = []
+        for entry in entries:
+            if "version" in entry:
+                rows.append(FlowVersion(entry["flow"], entry["version"], created=False))
+                continue
+            version = operation_result(self.hook.get_operation(entry["operation"]), Version)
+            rows.append(FlowVersion(entry["flow"], version.name, created=True))
+        return self.finish(context, rows)
+
+    def group_timeout(self, event: dict[str, Any], flow_of: dict[str, str]) -> CXOperationTimeoutError:
+        """The timeout of a deferred wait, naming the first create still running; a note lists them all."""
+        from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+
+        running: list[str] = event.get("running") or []
+        cancelled = set(event.get("cancelled") or [])
+        timeout = float(event.get("timeout") or self.hook.polling_policy.timeout or 0)
+        first = running[0] if running else ""
+        error = CXOperationTimeoutError(first, timeout, cancel_requested=bool(running) and cancelled >= set(running))
+        still = ", ".join(
+            f"flow {flow_of.get(name, '(unknown)')!r} ({name}; cancellation "
+            f"{'requested' if name in cancelled else 'failed'})"
+            for name in running
+        )
+        error.add_note(f"release {self.release_id!r}: creates still running after {timeout:g}s: {still}")
+        return error
+
+    # --- result ---------------------------------------------------------------------------------
+
+    def finish(self, context: Any, rows: list[FlowVersion]) -> dict[str, str]:
+        """Push the run summary (XCom ``cx_versions``) and return ``{flow: version}``; both paths end here."""
+        self.push_xcom(
+            context,
+            SUMMARY_XCOM_KEY,
+            {
+                "release_id": self.release_id.strip(),
+                "created": [row.version for row in rows if row.created],
+                "adopted": [row.version for row in rows if not row.created],
+            },
+        )
+        return {row.flow: row.version for row in rows}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
 from typing import Any
 
 import pytest
 from faulty_emulator import CHAOS, fast_retries, lossy_emulator
 from google.cloud import dialogflowcx_v3 as cx
-from operator_harness import CONN_ID, FAST, connect, make_context, new_agent, render
+from operator_harness import CONN_ID, FAST, connect, make_context, new_agent, render, run_deferred
 
+from airflow_provider_cx.emulator.testing import TEST_PARENT
+from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
 from airflow_provider_cx.links import CXAgentLink
 from airflow_provider_cx.operators.create_versions import CXCreateVersionsOperator, release_marker
 from airflow_provider_cx.operators.errors import CXInvalidInputError, CXResourceNotFoundError
@@ -19,13 +21,18 @@ SAMPLE_FLOWS = {"Default Start Flow", "Card Services", "Transfers", "Branch Find
 
 def operator(agent: str, **kwargs: Any) -> CXCreateVersionsOperator:
     kwargs.setdefault("release_id", "rel-1")
-    return CXCreateVersionsOperator(task_id="create_versions", agent=agent, gcp_conn_id=CONN_ID, **FAST, **kwargs)
+    return CXCreateVersionsOperator(task_id="create_versions", agent=agent, gcp_conn_id=CONN_ID, **{**FAST, **kwargs})
 
 
 def versions_by_flow(server: Any, agent: str) -> dict[str, list[cx.Version]]:
     flows = server.client(cx.FlowsClient).list_flows(parent=agent)
     versions = server.client(cx.VersionsClient)
     return {flow.display_name: list(versions.list_versions(parent=flow.name)) for flow in flows}
+
+
+def unfinished_creates(server: Any) -> list[str]:
+    operations = server.client(cx.AgentsClient).list_operations(request={"name": TEST_PARENT, "filter": "done=false"})
+    return [op.name for op in operations.operations if op.metadata.type_url.endswith("CreateVersionOperationMetadata")]
 
 
 def test_versions_every_reachable_flow_and_reports_them(sample_agent, cx_connection):
@@ -60,30 +67,60 @@ def test_rerun_with_the_same_release_adopts_and_a_new_release_creates(sample_age
     )
 
 
-def test_a_task_killed_half_way_and_rerun_makes_no_duplicates(sample_agent, cx_connection, monkeypatch):
+def test_a_task_killed_with_every_create_in_flight_and_rerun_adopts_them(monkeypatch, cx_emulator_factory):
+    server = cx_emulator_factory(operation_delay=2.0)
+    connect(monkeypatch, server)
+    agent = new_agent(server)
     real = CXCreateVersionsOperator.version_flow
-    calls = Counter()
+    all_started = threading.Barrier(len(SAMPLE_FLOWS))
 
-    def dies_after_the_first_version(self, flow):
-        outcome = real(self, flow)
-        calls["made"] += 1
-        if calls["made"] == 1:
-            raise KeyboardInterrupt("worker killed")  # not an Exception: nothing may swallow it
-        return outcome
+    def worker_killed_after_starting_its_create(operation):
+        all_started.wait(timeout=10)
+        raise KeyboardInterrupt("worker killed")  # not an Exception: nothing may swallow it
 
-    monkeypatch.setattr(CXCreateVersionsOperator, "version_flow", dies_after_the_first_version)
+    def dies_waiting(self, flow, wait=None):
+        return real(self, flow, wait=worker_killed_after_starting_its_create)
+
+    monkeypatch.setattr(CXCreateVersionsOperator, "version_flow", dies_waiting)
     with pytest.raises(KeyboardInterrupt):
-        operator(sample_agent).execute(make_context())
-    assert sum(len(v) for v in versions_by_flow(cx_connection, sample_agent).values()) == 1
+        operator(agent).execute(make_context())
+    assert len(unfinished_creates(server)) == len(SAMPLE_FLOWS)  # every create started, none finished ...
+    assert not any(versions_by_flow(server, agent).values())  # ... so no version is visible yet
 
     monkeypatch.setattr(CXCreateVersionsOperator, "version_flow", real)
     context = make_context()
-    result = operator(sample_agent).execute(context)
-    stored = versions_by_flow(cx_connection, sample_agent)
+    result = operator(agent).execute(context)  # the retry, at once
+    stored = versions_by_flow(server, agent)
     assert all(len(versions) == 1 for versions in stored.values())
     assert {flow: v[0].name for flow, v in stored.items()} == result
-    assert len(context["ti"].xcom["cx_versions"]["adopted"]) == 1
-    assert len(context["ti"].xcom["cx_versions"]["created"]) == 3
+    assert context["ti"].xcom["cx_versions"]["adopted"] == list(result.values())
+    assert context["ti"].xcom["cx_versions"]["created"] == []
+
+
+def test_flows_are_versioned_concurrently(monkeypatch, cx_emulator_factory):
+    delay = 1.5
+    server = cx_emulator_factory(operation_delay=delay)
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    result = operator(agent).execute(make_context())
+    stored = versions_by_flow(server, agent)
+    assert set(result) == SAMPLE_FLOWS
+    # The emulator stamps a version with the time its CreateVersion call arrived. One after the other,
+    # each create starts only once the previous one finished, >= delay later; at once, all arrive
+    # before the first can finish.
+    started = sorted(v[0].create_time.timestamp() for v in stored.values())
+    assert started[-1] - started[0] < delay
+
+
+def test_max_workers_bounds_how_many_flows_are_versioned_at_once(monkeypatch, cx_emulator_factory):
+    delay = 1.0
+    server = cx_emulator_factory(operation_delay=delay)
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    operator(agent, max_workers=2).execute(make_context())
+    started = sorted(v[0].create_time.timestamp() for v in versions_by_flow(server, agent).values())
+    assert started[1] - started[0] < delay  # two at once ...
+    assert started[2] - started[0] >= delay  # ... and the third only after one of them finished
 
 
 def test_a_create_whose_response_is_lost_is_adopted_not_repeated(monkeypatch):
@@ -154,6 +191,11 @@ def test_unknown_flow_or_agent_is_a_clear_error_and_creates_nothing(sample_agent
         ({"flows": []}, "flows is an empty list"),
         ({"flows": "Transfers"}, "flows must be a list"),
         ({"location": "us-central1"}, "contradicts agent"),
+        ({"max_workers": 0}, "max_workers must be a whole number from 1 to 32, got 0"),
+        ({"max_workers": 33}, "max_workers must be a whole number from 1 to 32, got 33"),
+        ({"max_workers": True}, "max_workers must be a whole number from 1 to 32, got True"),
+        ({"release_id": "a]b", "deferrable": True}, "one line without"),
+        ({"flows": ["Transfers", ""], "deferrable": True}, "flows must be a list of flow names"),
     ],
 )
 def test_bad_input_is_refused_before_any_change(sample_agent, cx_connection, arguments, message):
@@ -190,3 +232,129 @@ def test_default_selection_skips_flows_no_route_reaches(sample_agent, cx_connect
     assert set(result) == SAMPLE_FLOWS
     assert versions_by_flow(cx_connection, sample_agent)["Orphan"] == []
     assert set(operator(sample_agent, release_id="r-orphan", flows=["Orphan"]).execute(make_context())) == {"Orphan"}
+
+
+# --- failures name the flow ---------------------------------------------------------------------------
+
+FAILING_CREATES = {
+    "methods": {"Versions/CreateVersion": {"operation_failure_rate": 1.0, "operation_error_code": "ABORTED"}}
+}
+
+
+def run(op: CXCreateVersionsOperator, context: dict[str, Any]) -> Any:
+    """The task as a worker runs it: through the trigger when it defers."""
+    return run_deferred(op, context)[0] if op.deferrable else op.execute(context)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_a_failed_create_fails_the_task_naming_the_flow(monkeypatch, cx_emulator_factory, deferrable):
+    server = cx_emulator_factory(faults=FAILING_CREATES)
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    with pytest.raises(CXOperationFailedError, match=r"ABORTED: creating the version of flow 'Transfers' for release"):
+        run(operator(agent, flows=["Transfers"], deferrable=deferrable), make_context())
+    assert not any(versions_by_flow(server, agent).values())
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_a_timeout_cancels_the_creates_still_running_and_names_their_flows(
+    monkeypatch, cx_emulator_factory, deferrable
+):
+    server = cx_emulator_factory()
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    server.admin().set_operation_delay(30)
+    op = operator(agent, flows=["Transfers", "Card Services"], deferrable=deferrable, operation_timeout=0.5)
+    with pytest.raises(CXOperationTimeoutError, match=r"not done after 0\.5s; cancellation was requested") as raised:
+        run(op, make_context())
+    notes = " ".join(raised.value.__notes__)
+    assert "flow 'Transfers'" in notes  # the first flow; the deferred wait's note lists every one still running
+    assert ("flow 'Card Services'" in notes) == deferrable
+    assert unfinished_creates(server) == []  # cancelled, not left to land later
+    assert not any(versions_by_flow(server, agent).values())
+
+
+# --- deferral -----------------------------------------------------------------------------------------
+
+
+def test_deferred_run_defers_once_and_resumes_with_what_the_sync_path_returns(sample_agent, cx_connection):
+    op = operator(sample_agent, deferrable=True, description="Nightly build")
+    context = make_context(op)
+    result, event = run_deferred(op, context)
+
+    assert len(op.deferral_events) == 1  # one deferral for every flow's create
+    assert event["status"] == "success"
+    assert len(event["operation_names"]) == len(SAMPLE_FLOWS)
+    stored = versions_by_flow(cx_connection, sample_agent)
+    assert set(result) == SAMPLE_FLOWS
+    assert all(len(versions) == 1 for versions in stored.values())
+    assert {flow: v[0].name for flow, v in stored.items()} == result
+    assert all(v[0].description == f"Nightly build\n{release_marker('rel-1')}" for v in stored.values())
+    assert context["ti"].xcom["cx_versions"] == {"release_id": "rel-1", "created": list(result.values()), "adopted": []}
+    assert context["ti"].xcom[CXAgentLink.key].endswith(sample_agent)
+
+    sync_context = make_context()
+    assert operator(sample_agent, description="Nightly build").execute(sync_context) == result  # same mapping
+    assert sync_context["ti"].xcom["cx_versions"]["adopted"] == list(result.values())
+
+
+def test_a_deferred_rerun_with_nothing_to_create_finishes_without_deferring(sample_agent, cx_connection):
+    first = operator(sample_agent).execute(make_context())
+    context = make_context()
+    again = operator(sample_agent, deferrable=True).execute(context)  # no TaskDeferred
+    assert again == first
+    assert context["ti"].xcom["cx_versions"] == {"release_id": "rel-1", "created": [], "adopted": list(first.values())}
+
+
+def test_deferred_with_some_flows_already_versioned_adopts_them_and_waits_for_the_rest(sample_agent, cx_connection):
+    partial = operator(sample_agent, flows=["Transfers"]).execute(make_context())
+    context = make_context()
+    result, event = run_deferred(operator(sample_agent, deferrable=True), context)
+    assert result["Transfers"] == partial["Transfers"]
+    assert len(event["operation_names"]) == len(SAMPLE_FLOWS) - 1
+    summary = context["ti"].xcom["cx_versions"]
+    assert summary["adopted"] == [partial["Transfers"]]
+    assert sorted(summary["created"]) == sorted(name for flow, name in result.items() if flow != "Transfers")
+    assert all(len(v) == 1 for v in versions_by_flow(cx_connection, sample_agent).values())
+
+
+def test_deferred_creates_overlap_too(monkeypatch, cx_emulator_factory):
+    delay = 1.5
+    server = cx_emulator_factory(operation_delay=delay)
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    result, _ = run_deferred(operator(agent, deferrable=True), make_context())
+    started = sorted(v[0].create_time.timestamp() for v in versions_by_flow(server, agent).values())
+    assert set(result) == SAMPLE_FLOWS
+    assert started[-1] - started[0] < delay
+
+
+def test_deferred_lost_create_responses_are_adopted_not_repeated(monkeypatch):
+    fast_retries(monkeypatch)
+    server, budget = lossy_emulator(lose={"CreateVersion": 2})
+    try:
+        connect(monkeypatch, server)
+        agent = new_agent(server)
+        result, _ = run_deferred(operator(agent, deferrable=True), make_context())
+        stored = versions_by_flow(server, agent)
+    finally:
+        server.stop(grace=None)
+    assert len(budget.lost) == 2
+    assert all(len(versions) == 1 for versions in stored.values())
+    assert {flow: v[0].name for flow, v in stored.items()} == result
+
+
+def test_deferred_under_thirty_percent_faults_makes_exactly_one_version_per_flow(monkeypatch, cx_emulator_factory):
+    fast_retries(monkeypatch)
+    server = cx_emulator_factory()
+    connect(monkeypatch, server)
+    agent = new_agent(server)
+    admin = server.admin()
+    admin.reset_stats()
+    admin.set_faults(CHAOS)
+    first, _ = run_deferred(operator(agent, deferrable=True), make_context())
+    again = operator(agent, deferrable=True).execute(make_context())  # a retried task: all adopted, no deferral
+    admin.set_faults(None)
+    assert first == again
+    assert set(first) == SAMPLE_FLOWS
+    assert all(len(versions) == 1 for versions in versions_by_flow(server, agent).values())

@@ -87,9 +87,12 @@ def create_async_client(service: str, channel: Any, client_info: Any) -> Any:
 
 
 def create_operations_client(channel: Any) -> Any:
+    """api_core's ``OperationsClient``; large GetOperation responses trim the heap first (:mod:`.large_responses`)."""
     from google.api_core import operations_v1
 
-    return operations_v1.OperationsClient(channel)
+    from airflow_provider_cx.hooks.large_responses import TrimmingOperationsChannel
+
+    return operations_v1.OperationsClient(TrimmingOperationsChannel(channel))
 
 
 def create_async_operations_client(channel: Any) -> Any:

@@ -197,8 +197,9 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         """Wait for CreateVersion operations still running in the agent's location.
 
         A try killed mid-wait (or one that deferred and then failed) can leave creates running whose
-        versions ``find`` cannot see yet; creating again then would make a second version. With none
-        running, as usual, this costs one ListOperations call.
+        versions ``find`` cannot see yet; creating again then would make a second version. The
+        operations do not say which agent they are for, so every such create in the location is
+        waited for (each takes seconds). With none running, as usual, this costs one ListOperations.
         """
         from airflow_provider_cx.operators.create_or_adopt import unfinished_operations, wait_until_done
 

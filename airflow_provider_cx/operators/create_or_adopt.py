@@ -52,6 +52,16 @@ class Outcome(Generic[T]):
     created: bool
 
 
+@dataclass(frozen=True)
+class StartedCreate:
+    """What a ``wait`` that does not wait returns: the started create's operation, waited for later.
+
+    The deferrable path of CXCreateVersionsOperator waits for several at once, in one trigger.
+    """
+
+    operation_name: str
+
+
 def is_ambiguous(error: BaseException) -> bool:
     return status_code_name(error) in AMBIGUOUS_CODES
 

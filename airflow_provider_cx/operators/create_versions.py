@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_cx.operators.base import CXLongRunningOperator
@@ -42,20 +41,9 @@ def version_id(version_name: str) -> int:
     return int(version_name.rsplit("/", 1)[-1])
 
 
-@dataclass(frozen=True)
-class StartedCreate:
-    """A create operation started and not waited for (the deferrable path waits for all of them at once)."""
-
-    operation_name: str
-
-
-@dataclass(frozen=True)
-class FlowVersion:
-    """One row of the result: the flow, its release version, and whether this run created it."""
-
-    flow: str
-    version: str
-    created: bool
+#: One row of the result: the flow's display name, its release version, whether this run created it.
+#: (A tuple, not a dataclass: this module is imported at DAG parse time, where classes cost.)
+FlowVersion = tuple[str, str, bool]
 
 
 class CXCreateVersionsOperator(CXLongRunningOperator):
@@ -171,14 +159,14 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         if not self.deferrable:
             outcomes = self.for_each_flow(selected, self.version_flow)
             rows = [
-                FlowVersion(flow.display_name, outcome.resource.name, outcome.created)
+                (flow.display_name, outcome.resource.name, outcome.created)
                 for flow, outcome in zip(selected, outcomes, strict=True)
             ]
             return self.finish(context, rows)
         started = self.for_each_flow(selected, self.start_version)
         pending = [entry["operation"] for entry in started if "operation" in entry]
         if not pending:
-            return self.finish(context, [FlowVersion(entry["flow"], entry["version"], False) for entry in started])
+            return self.finish(context, [(entry["flow"], entry["version"], False) for entry in started])
         self.log.info("deferring until %d create operation(s) are done", len(pending))
         self.defer(trigger=self.versions_trigger(pending, {"flows": started}), method_name="resume_after_versions")
 
@@ -292,6 +280,8 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         Returns ``{"flow": display name, "version": name}`` or ``{"flow": ..., "operation": name}``:
         JSON, since it travels through the trigger.
         """
+        from airflow_provider_cx.operators.create_or_adopt import StartedCreate
+
         outcome = self.version_flow(flow, wait=lambda operation: StartedCreate(operation.operation.name))
         if isinstance(outcome.resource, StartedCreate):
             return {"flow": flow.display_name, "operation": outcome.resource.operation_name}
@@ -359,10 +349,10 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         rows = []
         for entry in entries:
             if "version" in entry:
-                rows.append(FlowVersion(entry["flow"], entry["version"], created=False))
+                rows.append((entry["flow"], entry["version"], False))
                 continue
             version = operation_result(self.hook.get_operation(entry["operation"]), Version)
-            rows.append(FlowVersion(entry["flow"], version.name, created=True))
+            rows.append((entry["flow"], version.name, True))
         return self.finish(context, rows)
 
     def group_timeout(self, event: dict[str, Any], flow_of: dict[str, str]) -> CXOperationTimeoutError:
@@ -391,8 +381,8 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
             SUMMARY_XCOM_KEY,
             {
                 "release_id": self.release_id.strip(),
-                "created": [row.version for row in rows if row.created],
-                "adopted": [row.version for row in rows if not row.created],
+                "created": [version for _, version, created in rows if created],
+                "adopted": [version for _, version, created in rows if not created],
             },
         )
-        return {row.flow: row.version for row in rows}
+        return {flow: version for flow, version, _ in rows}

@@ -322,20 +322,25 @@ class CXLongRunningOperator(CXBaseOperator):
             cancelled = False
         return CXOperationTimeoutError(timed_out.operation_name, timed_out.timeout, cancel_requested=cancelled)
 
+    def trigger_settings(self) -> dict[str, Any]:
+        """A trigger's arguments besides its operations: the connection and the limits the worker resolved.
+
+        Arguments over connection extras over defaults, so that worker and triggerer poll alike.
+        """
+        polling = self.hook.polling_policy
+        return {
+            "gcp_conn_id": self.gcp_conn_id,
+            "impersonation_chain": self.impersonation_chain,
+            "poll_interval": polling.max_delay,
+            "timeout": polling.timeout,
+            "retry_policy": dataclasses.asdict(self.hook.retry_policy),
+        }
+
     def operation_trigger(self, operation_name: str, resume: dict[str, Any] | None = None) -> CXOperationTrigger:
-        """The trigger, with the limits the worker resolved (arguments over connection extras over defaults)."""
+        """The trigger for one operation (see :meth:`trigger_settings`)."""
         from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
-        polling = self.hook.polling_policy
-        return CXOperationTrigger(
-            operation_name=operation_name,
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            poll_interval=polling.max_delay,
-            timeout=polling.timeout,
-            resume=resume,
-            retry_policy=dataclasses.asdict(self.hook.retry_policy),
-        )
+        return CXOperationTrigger(operation_name, resume=resume, **self.trigger_settings())
 
     def resume_after_operation(self, context: Any, event: dict[str, Any]) -> Any:
         """Completion of a deferred wait: fetch the operation by name and continue with ``then``.

@@ -312,21 +312,10 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
     # --- deferral -------------------------------------------------------------------------------
 
     def versions_trigger(self, operation_names: list[str], resume: dict[str, Any]) -> CXOperationGroupTrigger:
-        """The trigger for the started creates, with the limits the worker resolved (as :meth:`operation_trigger`)."""
-        import dataclasses
-
+        """The trigger for the started creates (see :meth:`trigger_settings`)."""
         from airflow_provider_cx.triggers.operation_group import CXOperationGroupTrigger
 
-        polling = self.hook.polling_policy
-        return CXOperationGroupTrigger(
-            operation_names=operation_names,
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            poll_interval=polling.max_delay,
-            timeout=polling.timeout,
-            resume=resume,
-            retry_policy=dataclasses.asdict(self.hook.retry_policy),
-        )
+        return CXOperationGroupTrigger(operation_names, resume=resume, **self.trigger_settings())
 
     def resume_after_versions(self, context: Any, event: dict[str, Any]) -> dict[str, str]:
         """Completion of the deferred wait: each created version from its operation, then as the sync path."""

@@ -56,7 +56,6 @@ from airflow_provider_cx.hooks.retry import (
     RetryPolicy,
     acall_with_retry,
     call_with_retry,
-    exponential_backoff,
 )
 from airflow_provider_cx.resource_names import location_path
 
@@ -552,15 +551,11 @@ class DialogflowCXAsyncHook(_DialogflowCXHookBase):
         import tenacity
 
         from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+        from airflow_provider_cx.hooks.operations import until_done_schedule
 
         policy = await self.get_polling_policy()
         overall = timeout if timeout is not None else policy.timeout
-        polling = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_result(lambda operation: not operation.done),
-            wait=exponential_backoff(policy.initial_delay, policy.max_delay, policy.multiplier, policy.jitter),
-            stop=tenacity.stop_after_delay(overall) if overall else tenacity.stop_never,
-            retry_error_callback=lambda state: None,
-        )
+        polling = tenacity.AsyncRetrying(**until_done_schedule(policy, overall))
         operation = await polling(self.get_operation, name)
         if operation is None:
             raise CXOperationTimeoutError(name, overall or 0)

@@ -164,17 +164,28 @@ def wait_until_done(
     if operation.done:
         return operation
     overall = timeout if timeout is not None else polling.timeout
-    until_done = tenacity.Retrying(
-        retry=tenacity.retry_if_result(lambda latest: not latest.done),
-        wait=_poll_wait(polling),
-        stop=tenacity.stop_before_delay(overall) if overall else tenacity.stop_never,
-        retry_error_callback=lambda state: None,
-    )
+    until_done = tenacity.Retrying(**until_done_schedule(polling, overall))
     logger.info("waiting for operation %s (timeout %s)", name, f"{overall:g}s" if overall else "none")
     finished = until_done(get_operation, name)
     if finished is None:
         raise CXOperationTimeoutError(name, overall or 0)
     return finished
+
+
+def until_done_schedule(polling: PollingPolicy, overall: float | None) -> dict[str, Any]:
+    """tenacity arguments (sync or async) that repeat a GetOperation until the operation is done.
+
+    The pauses follow ``polling``; after ``overall`` seconds (``None`` or 0: never) the poll gives up
+    and returns ``None`` instead of an operation.
+    """
+    import tenacity
+
+    return {
+        "retry": tenacity.retry_if_result(lambda latest: not latest.done),
+        "wait": _poll_wait(polling),
+        "stop": tenacity.stop_before_delay(overall) if overall else tenacity.stop_never,
+        "retry_error_callback": lambda state: None,
+    }
 
 
 def _poll_wait(polling: PollingPolicy) -> Any:

@@ -160,16 +160,19 @@ def unfinished_operations(hook: DialogflowCXHook, location_name: str, metadata_t
 
 def wait_until_done(hook: DialogflowCXHook, operation_name: str, timeout: float | None = None) -> None:
     """Poll ``operation_name`` (errors and all) until it is done; its outcome is not our concern here."""
-    policy = hook.polling_policy
-    overall = timeout if timeout is not None else policy.timeout
-    polling = tenacity.Retrying(
-        retry=tenacity.retry_if_result(lambda operation: not operation.done),
-        wait=exponential_backoff(policy.initial_delay, policy.max_delay, policy.multiplier, policy.jitter),
-        stop=tenacity.stop_after_delay(overall) if overall else tenacity.stop_never,
-        retry_error_callback=lambda state: None,
-    )
-    if polling(hook.get_operation, operation_name) is None:
-        log.warning("operation %s still not done after %ss; looking for the resource anyway", operation_name, overall)
+    from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+    from airflow_provider_cx.hooks.operations import wait_until_done as poll_until_done
+
+    try:
+        poll_until_done(
+            hook.get_operation(operation_name), hook.get_operation, polling=hook.polling_policy, timeout=timeout
+        )
+    except CXOperationTimeoutError as still_running:
+        log.warning(
+            "operation %s still not done after %ss; looking for the resource anyway",
+            operation_name,
+            still_running.timeout,
+        )
 
 
 def _wait(hook: DialogflowCXHook, operation: Operation, timeout: float | None) -> Any:

@@ -184,7 +184,12 @@ class CXBaseOperator(BaseOperator):
             impersonation_chain=self.impersonation_chain,
             location=self.agent_resource.location,
             retry_policy=self.hook_retry_policy(),
+            polling_policy=self.hook_polling_policy(),
         )
+
+    def hook_polling_policy(self) -> dict[str, Any] | None:
+        """What the hook layers over the connection's polling policy; ``None``: this operator does not wait."""
+        return None
 
     @cached_property
     def hook(self) -> DialogflowCXHook:
@@ -256,17 +261,11 @@ class CXLongRunningOperator(CXBaseOperator):
         self.poll_interval = poll_interval
         self.operation_timeout = operation_timeout
 
-    def make_hook(self) -> DialogflowCXHook:
-        from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    def hook_polling_policy(self) -> dict[str, Any] | None:
+        """``poll_interval`` and ``operation_timeout``, over the connection's polling policy."""
         from airflow_provider_cx.hooks.policy_settings import polling_fields
 
-        return DialogflowCXHook(
-            gcp_conn_id=self.gcp_conn_id,
-            impersonation_chain=self.impersonation_chain,
-            location=self.agent_resource.location,
-            retry_policy=self.hook_retry_policy(),
-            polling_policy=polling_fields(self.poll_interval, self.operation_timeout),
-        )
+        return polling_fields(self.poll_interval, self.operation_timeout)
 
     def wait_or_defer(
         self,

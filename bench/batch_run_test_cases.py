@@ -14,41 +14,17 @@ import argparse
 import copy
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-SAMPLE_AGENT = REPO / "airflow_provider_cx" / "sample_agent" / "acme-bank-support"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_support import SAMPLE_AGENT, emulator_process, stock_client
+
 TURNS = 5
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_cx.emulator", "--port", "0", "--operation-delay", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"the emulator did not start: {line!r}")
-    return proc, line.rsplit(" ", 1)[-1].strip()
-
-
-def client(address: str, client_cls: Any) -> Any:
-    import grpc
-
-    channel = grpc.insecure_channel(
-        address, options=[("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_message_length", 256 << 20)]
-    )
-    return client_cls(transport=client_cls.get_transport_class("grpc")(channel=channel))
 
 
 def synthetic_cases(agent_dir: Path, count: int) -> list[dict[str, Any]]:
@@ -82,9 +58,8 @@ def main() -> int:
 
     polling = DEFAULT_POLLING.with_delay(initial=0.02, maximum=0.02, multiplier=1.0).with_timeout(600)
     load = os.getloadavg()[0]
-    proc, address = start_emulator()
-    try:
-        agents, test_cases = client(address, cx.AgentsClient), client(address, cx.TestCasesClient)
+    with emulator_process("--operation-delay", "0") as address:
+        agents, test_cases = stock_client(address, cx.AgentsClient), stock_client(address, cx.TestCasesClient)
         agent = create_test_agent(agents, f"batch-{uuid.uuid4().hex[:6]}")
         wait_for(agents.restore_agent(request={"name": agent.name, "agent_content": package_bytes(args.agent)}))
         existing = [tc.name for tc in test_cases.list_test_cases(parent=agent.name)]
@@ -96,9 +71,6 @@ def main() -> int:
         op = test_cases.batch_run_test_cases(request={"parent": agent.name, "test_cases": names})
         results = op.result(polling=polling).results
         elapsed = time.perf_counter() - started
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     passed = sum(r.test_result == cx.TestResult.PASSED for r in results)
     print(
         f"BatchRunTestCases: {len(results)} test cases x {TURNS} turns in {elapsed:.2f} s "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -23,31 +22,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-SAMPLE_AGENT = REPO / "airflow_provider_cx" / "sample_agent" / "acme-bank-support"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_cx.emulator", "--port", "0", "--operation-delay", "0.05"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"the emulator did not start: {line!r}")
-    return proc, line.rsplit(" ", 1)[-1].strip()
-
-
-def client(address: str, client_cls: Any) -> Any:
-    import grpc
-
-    channel = grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
-    return client_cls(transport=client_cls.get_transport_class("grpc")(channel=channel))
+from bench_support import SAMPLE_AGENT, emulator_process, stock_client
 
 
 def restore(address: str, agent_dir: Path) -> tuple[str, list[list[str]]]:
@@ -57,7 +34,7 @@ def restore(address: str, agent_dir: Path) -> tuple[str, list[list[str]]]:
     from airflow_provider_cx.emulator.testing import create_test_agent, package_bytes, wait_for
     from airflow_provider_cx.package import read_package
 
-    agents = client(address, cx.AgentsClient)
+    agents = stock_client(address, cx.AgentsClient)
     agent = create_test_agent(agents, f"throughput-{uuid.uuid4().hex[:6]}")
     wait_for(agents.restore_agent(request={"name": agent.name, "agent_content": package_bytes(agent_dir)}))
     package = read_package(agent_dir)
@@ -75,7 +52,7 @@ def worker(address: str, agent: str, conversations: list[list[str]], seconds: fl
     """One client: converse until the end of the measurement; put (requests, latencies) on ``out``."""
     from google.cloud import dialogflowcx_v3 as cx
 
-    sessions = client(address, cx.SessionsClient)
+    sessions = stock_client(address, cx.SessionsClient)
     latencies: list[float] = []
     start = time.monotonic()
     measuring_from = start + warmup
@@ -131,8 +108,7 @@ def main() -> int:
     parser.add_argument("--agent", type=Path, default=SAMPLE_AGENT)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    proc, address = start_emulator()
-    try:
+    with emulator_process("--operation-delay", "0.05") as address:
         agent, conversations = restore(address, args.agent)
         ctx = multiprocessing.get_context("spawn")
         out = ctx.Queue()
@@ -149,9 +125,6 @@ def main() -> int:
         results = [out.get(timeout=args.seconds + args.warmup + 120) for _ in range(args.clients)]
         for p in procs:
             p.join(timeout=30)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     total = sum(count for count, _ in results)
     latencies = sorted(x for _, lat in results for x in lat)
     rate = total / args.seconds

@@ -61,27 +61,7 @@ def squash(text: str) -> str:
 
 def package_texts(package: AgentPackage) -> list[re.Pattern[str]]:
     """Every text variant any fulfillment can send, as a pattern where parameter references match anything."""
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            text = node.get("text")
-            if isinstance(text, dict) and isinstance(text.get("text"), list):
-                found.update(str(t) for t in text["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    for flow in package.flows:
-        walk(flow.data)
-        for page in flow.pages:
-            walk(page.data)
-        for group in flow.route_groups:
-            walk(group.data)
-    for group in package.route_groups:
-        walk(group.data)
+    found = set(package_texts_raw(package))
     patterns = []
     for text in found:
         pieces = _REF.split(squash(text))
@@ -91,7 +71,7 @@ def package_texts(package: AgentPackage) -> list[re.Pattern[str]]:
 
 def unresolved_reference(package: AgentPackage, want: list[str]) -> str:
     """Evidence that a recorded text came from another fulfillment: it shows a reference none has."""
-    texts = [t for p in package_texts_raw(package) for t in [p]]
+    texts = package_texts_raw(package)
     for text in want:
         for ref in _REF.findall(text):
             if not any(ref in t for t in texts):
@@ -155,6 +135,7 @@ def said_when(turns: list[dict[str, Any]], index: int, name: str, value: str) ->
 
 
 def package_texts_raw(package: AgentPackage) -> list[str]:
+    """Every text variant any fulfillment of the package can send, as written (with its references)."""
     found: list[str] = []
 
     def walk(node: Any) -> None:

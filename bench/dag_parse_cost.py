@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,16 +189,17 @@ def parse_once(variant: str, stand_ins: StandIns) -> dict[str, Any]:
     }
 
 
-def in_forked_child(variant: str, stand_ins: StandIns) -> dict[str, Any]:
+def in_fork(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``work()`` in a fresh fork of this process, its output silenced; its JSON result, or ``{"error": ...}``."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: parse, write the JSON result, exit without running the parent's atexit hooks
+    if pid == 0:  # child: work, write the JSON result, exit without running the parent's atexit hooks
         os.close(read_end)
         quiet = os.open(os.devnull, os.O_WRONLY)  # DagBag logs every fill; the figures are what matter
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
         try:
-            payload = json.dumps(parse_once(variant, stand_ins)).encode()
+            payload = json.dumps(work()).encode()
         except BaseException as error:  # report anything, so the parent can name it
             payload = json.dumps({"error": repr(error)}).encode()
         with os.fdopen(write_end, "wb") as pipe:
@@ -207,6 +209,11 @@ def in_forked_child(variant: str, stand_ins: StandIns) -> dict[str, Any]:
     with os.fdopen(read_end, "rb") as pipe:
         result = json.loads(pipe.read() or b'{"error": "the child wrote nothing"}')
     os.waitpid(pid, 0)
+    return result
+
+
+def in_forked_child(variant: str, stand_ins: StandIns) -> dict[str, Any]:
+    result = in_fork(lambda: parse_once(variant, stand_ins))
     if "error" in result:
         raise SystemExit(f"{variant} parse failed: {result['error']}")
     if result["import_errors"]:
@@ -292,25 +299,21 @@ def module_costs(modules: list[str], preload: list[str], repeat: int) -> list[tu
 
     modules = dependencies_first(modules)
     runs: dict[str, list[float]] = {name: [] for name in modules}
+
+    def timed_imports() -> dict[str, float]:
+        for name in preload:
+            importlib.import_module(name)
+        costs = {}
+        for name in modules:
+            started = time.perf_counter()
+            importlib.import_module(name)
+            costs[name] = (time.perf_counter() - started) * 1000
+        return costs
+
     for _ in range(repeat):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            for name in preload:
-                importlib.import_module(name)
-            costs = {}
-            for name in modules:
-                started = time.perf_counter()
-                importlib.import_module(name)
-                costs[name] = (time.perf_counter() - started) * 1000
-            with os.fdopen(write_end, "w") as pipe:
-                json.dump(costs, pipe)
-            os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end) as pipe:
-            costs = json.load(pipe)
-        os.waitpid(pid, 0)
+        costs = in_fork(timed_imports)
+        if "error" in costs:
+            raise SystemExit(f"importing the provider modules failed: {costs['error']}")
         for name, ms in costs.items():
             runs[name].append(ms)
     return sorted(((statistics.median(ms), name) for name, ms in runs.items()), reverse=True)

@@ -10,6 +10,10 @@ the task's own hook (the baseline), resets the kernel's peak-RSS counter and run
 reports the peak RSS during ``execute`` above the baseline and, in a second run, tracemalloc's peak
 of Python allocations. Budget (issue 8): peak RSS of the task <= 3x the package, read as what the
 task adds (the interpreter with Airflow, gRPC and the CX library takes ~155 MB before any work).
+
+Side by side, a third process measures the floor under the export: set up like the export task, it
+receives one finished export's GetOperation response as raw bytes on the hook's own channel, with no
+deserializer and no provider code, so its peak is what gRPC Python alone needs to receive the package.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from bench_support import (
     connection_env,
     emulator_process,
     new_agent,
+    stock_client,
     task_context,
     use_airflow_home,
+    wait_for,
 )
 
 MB = 1 << 20
@@ -94,8 +100,25 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def receive_raw(task: Any, operation: str) -> None:
+    """GetOperation of ``operation`` on the task hook's channel, kept as the bytes gRPC hands over."""
+    from google.longrunning import operations_pb2
+
+    get_operation = task.hook.get_channel(task.agent_name).unary_unary(
+        "/google.longrunning.Operations/GetOperation",
+        request_serializer=operations_pb2.GetOperationRequest.SerializeToString,
+        response_deserializer=None,
+    )
+    response = get_operation(operations_pb2.GetOperationRequest(name=operation), timeout=600)
+    if len(response) < MB:
+        raise RuntimeError(f"{operation} is not a finished export: its response has {len(response)} bytes")
+
+
 def run_task(kind: str, agent: str, path: str, trace: bool) -> dict[str, Any]:
-    """Run the export or restore task in this process; report memory above the post-import baseline."""
+    """Run the task in this process; report memory above the post-import baseline.
+
+    ``receive`` is the floor under ``export``: ``path`` names a finished export operation, received raw.
+    """
     use_airflow_home()
     import tracemalloc
 
@@ -114,7 +137,10 @@ def run_task(kind: str, agent: str, path: str, trace: bool) -> dict[str, Any]:
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
-    task.execute(context)
+    if kind == "receive":
+        receive_raw(task, path)
+    else:
+        task.execute(context)
     seconds = time.perf_counter() - started
     traced_peak = tracemalloc.get_traced_memory()[1] if trace else None
     peak_kb = status_kb("VmHWM")
@@ -139,6 +165,15 @@ def task_in_subprocess(kind: str, agent: str, path: Path, address: str, trace: b
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def finished_export(address: str, agent: str) -> str:
+    """The name of a finished ExportAgent operation of ``agent`` (started with a stock client)."""
+    from google.cloud import dialogflowcx_v3 as cx
+
+    operation = stock_client(address, cx.AgentsClient).export_agent(request={"name": agent})
+    wait_for(operation)
+    return operation.operation.name
+
+
 # --- the bench ----------------------------------------------------------------------------------------------
 
 
@@ -147,7 +182,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=float, default=50.0)
     parser.add_argument("--package", type=Path, help="reuse (or create) the generated package at this path")
     parser.add_argument("--only", choices=("export", "restore"), help="run one of the two tasks")
-    parser.add_argument("--task", choices=("export", "restore"), help=argparse.SUPPRESS)
+    parser.add_argument("--task", choices=("export", "restore", "receive"), help=argparse.SUPPRESS)
     parser.add_argument("--agent", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
@@ -173,6 +208,8 @@ def main() -> None:
                 if args.only in (None, kind):
                     target = source if kind == "restore" else folder / "export.zip"
                     rows.append(task_in_subprocess(kind, agent, target, address, trace))
+            if args.only in (None, "export"):
+                rows.append(task_in_subprocess("receive", agent, finished_export(address, agent), address, trace))
     header = ("task", "seconds", "baseline MB", "peak MB", "added MB", "x package", "tracemalloc MB")
     print(f"{header[0]:8} " + " ".join(f"{name:>{len(name) + 1}}" for name in header[1:]))
     for row in rows:
@@ -183,6 +220,8 @@ def main() -> None:
             f"{added:9.1f} {added / size_mb:10.2f} {traced if traced is not None else '-':>15}"
         )
     print("(rows with tracemalloc figures ran a second time under tracemalloc; budget: added <= 3.00 x package)")
+    print("(receive: one finished export's GetOperation response received raw on the hook's channel, the floor")
+    print(" under export: what gRPC Python alone holds while it receives the package, before any provider code)")
 
 
 if __name__ == "__main__":

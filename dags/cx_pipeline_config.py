@@ -13,6 +13,7 @@ Shape (every key but ``stages`` is optional)::
      "stages": {"dev":     {"agent": "projects/P/locations/L/agents/A", "environment": "dev"},
                 "staging": {...}, "prod": {..., "gcp_conn_id": "cx_prod"}},
      "deferrable_test_runs": true,                    # test-case runs wait in the triggerer
+     "deferrable_versions": true,                     # the release's version creates wait there too
      "poll_interval": 2.0,                            # seconds between checks of a long-running operation
      "release": {"lint_fail_on": "ERROR", "validate_fail_on": "ERROR", "min_pass_rate": 1.0,
                  "smoke_test": [{"text": "hi", "expected_intent": "...", "expected_page": "..."}],
@@ -107,6 +108,7 @@ class PipelineConfig:
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
     deferrable_test_runs: bool = True
+    deferrable_versions: bool = True
     poll_interval: float = 2.0
     task_retries: int = 0
 
@@ -179,6 +181,7 @@ def parse_config(raw: Any, source: Path = DEFAULT_CONFIG_PATH) -> PipelineConfig
         validation=reader.validation(doc.get("validation", {})),
         backup=reader.backup(doc.get("backup", {})),
         deferrable_test_runs=reader.flag(doc.get("deferrable_test_runs", True), "deferrable_test_runs"),
+        deferrable_versions=reader.flag(doc.get("deferrable_versions", True), "deferrable_versions"),
         poll_interval=reader.seconds(doc.get("poll_interval", 2.0), "poll_interval"),
         task_retries=reader.count(doc.get("task_retries", 0), "task_retries"),
     )

@@ -177,6 +177,7 @@ def promote(stage: str) -> list[Any]:
         task_id=f"version_{stage}",
         release_id=RELEASE_ID,
         description=f"Promoted by cx_release_promotion to {stage}.",
+        deferrable=CONFIG.deferrable_versions,
         poll_interval=CONFIG.poll_interval,
         **common,
     )

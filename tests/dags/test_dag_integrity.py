@@ -39,6 +39,7 @@ for dag_id, dag in bag.dags.items():
                 "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule),
                 "operator": type(task).__name__,
                 "outlets": [getattr(outlet, "name", str(outlet)) for outlet in task.outlets or ()],
+                "deferrable": getattr(task, "deferrable", None),
             }
             for task in dag.tasks
         },
@@ -192,6 +193,27 @@ def test_a_config_file_named_by_the_environment_variable_is_used(tmp_path: Path)
     dag = parse_dags(tmp_path, path)["dags"]["cx_agent_backup"]
 
     assert set(dag["tasks"]) == {"export_eu_draft", "export_eu_x", "prune_backups"}
+
+
+def test_the_release_waits_for_test_runs_and_version_creates_in_the_triggerer_as_configured(
+    parsed: dict[str, Any], tmp_path: Path
+) -> None:
+    waits = ("test_staging", "test_prod", "version_staging", "version_prod")
+    shipped = parsed["dags"]["cx_release_promotion"]["tasks"]
+    assert {task: shipped[task]["deferrable"] for task in waits} == dict.fromkeys(waits, True)
+
+    config = json.loads((DAGS / "cx_config.json").read_text())
+    config["deferrable_versions"] = False
+    path = tmp_path / "no-deferred-versions.json"
+    path.write_text(json.dumps(config))
+    tasks = parse_dags(tmp_path, path)["dags"]["cx_release_promotion"]["tasks"]
+
+    assert {task: tasks[task]["deferrable"] for task in waits} == {
+        "test_staging": True,
+        "test_prod": True,
+        "version_staging": False,
+        "version_prod": False,
+    }
 
 
 def test_a_broken_config_is_an_import_error_naming_the_key(tmp_path: Path) -> None:

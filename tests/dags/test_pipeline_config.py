@@ -119,6 +119,7 @@ def _stages_with(stage: str, **fields: Any) -> dict[str, Any]:
         (edited(backup={"keep_last": 0}), "backup.keep_last must be at least 1"),
         (edited(poll_interval=0), "poll_interval must be a positive number"),
         (edited(deferrable_test_runs="yes"), "deferrable_test_runs must be true or false"),
+        (edited(deferrable_versions=1), "deferrable_versions must be true or false"),
         (edited(task_retries=-1), "task_retries must be a whole number"),
     ],
 )

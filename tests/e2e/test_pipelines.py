@@ -114,9 +114,20 @@ def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process
     assert all(per_task.values()), per_task
     for task in CX_TASKS:
         assert world.client.task_instance(RELEASE, run.run_id, task).pid in per_task[task], task
-    assert caller_pids(world) == set().union(*per_task.values())
-    assert not caller_pids(world) & airflow_pids(world)
+    callers, channels = caller_pids(world), set().union(*per_task.values())
+    assert callers <= channels
+    assert not callers & airflow_pids(world)
+    # Each process that opened a channel made calls naming it, but the version tasks' resumed ones: they
+    # only read their creates' operations, and api_core's Operations client sends its own user agent.
+    versions = ("version_staging", "version_prod")
+    resumed = {world.client.task_instance(RELEASE, run.run_id, task).pid for task in versions}
+    assert channels - callers == resumed
     assert len(per_task["test_staging"]) == 2  # one process before the deferral, one after
+    for task in ("version_staging", "version_prod"):  # the creates were waited for in the triggerer
+        events = [str(line.get("event")).strip() for line in task_log_lines(world.stack, RELEASE, run.run_id, task)]
+        assert "Pausing task as DEFERRED." in events, task
+        assert "Trigger fired event" in events, task
+        assert len(per_task[task]) == 2, task
 
 
 def test_a_failing_test_case_stops_the_release_at_staging_and_rolls_staging_back(world: PipelineWorld) -> None:

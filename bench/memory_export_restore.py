@@ -11,7 +11,10 @@ reports the peak RSS during ``execute`` above the baseline and, in a second run,
 of Python allocations. Budget (issue 8): peak RSS of the task <= 3x the package, read as what the
 task adds (the interpreter with Airflow, gRPC and the CX library takes ~155 MB before any work).
 
-Side by side, a third process measures the floor under the export: set up like the export task, it
+Both tasks also run with a ``gs://`` location (the emulator's offline Cloud Storage), where the API
+reads or writes the package itself: the supported way to move large agents.
+
+Side by side, another process measures the floor under the export: set up like the export task, it
 receives one finished export's GetOperation response as raw bytes on the hook's own channel, with no
 deserializer and no provider code, so its peak is what gRPC Python alone needs to receive the package.
 """
@@ -46,6 +49,9 @@ from bench_support import (
 
 MB = 1 << 20
 PHRASES_PER_INTENT = 400
+GCS_PACKAGE = "gs://bench/package.zip"
+#: The same tasks on Cloud Storage: the API reads and writes the package there, not the worker.
+GCS_LOCATIONS = {"restore gs://": GCS_PACKAGE, "export gs://": "gs://bench/export.zip"}
 
 
 # --- the package -------------------------------------------------------------------------------------
@@ -126,7 +132,7 @@ def run_task(kind: str, agent: str, path: str, trace: bool) -> dict[str, Any]:
     from airflow_provider_cx.operators.restore_agent import CXRestoreAgentOperator
 
     fast = {"gcp_conn_id": CONN_ID, "poll_interval": 0.2, "operation_timeout": 600}
-    if kind == "restore":
+    if kind.startswith("restore"):
         task = CXRestoreAgentOperator(task_id="restore", agent=agent, source=path, **fast)
     else:
         task = CXExportAgentOperator(task_id="export", agent=agent, destination=path, **fast)
@@ -154,7 +160,7 @@ def run_task(kind: str, agent: str, path: str, trace: bool) -> dict[str, Any]:
     }
 
 
-def task_in_subprocess(kind: str, agent: str, path: Path, address: str, trace: bool) -> dict[str, Any]:
+def task_in_subprocess(kind: str, agent: str, path: Path | str, address: str, trace: bool) -> dict[str, Any]:
     command = [sys.executable, __file__, "--task", kind, "--agent", agent, "--path", str(path)]
     if trace:
         command.append("--trace")
@@ -163,6 +169,17 @@ def task_in_subprocess(kind: str, agent: str, path: Path, address: str, trace: b
     if result.returncode != 0:
         raise RuntimeError(f"{kind} task failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_tasks(
+    locations: dict[str, str], agent: str, address: str, trace: bool, only: str | None
+) -> list[dict[str, Any]]:
+    """Each task of ``{kind: location}`` (all, or those of kind ``only``), each in its own process."""
+    return [
+        task_in_subprocess(kind, agent, location, address, trace)
+        for kind, location in locations.items()
+        if only in (None, kind.split()[0])
+    ]
 
 
 def finished_export(address: str, agent: str) -> str:
@@ -182,7 +199,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=float, default=50.0)
     parser.add_argument("--package", type=Path, help="reuse (or create) the generated package at this path")
     parser.add_argument("--only", choices=("export", "restore"), help="run one of the two tasks")
-    parser.add_argument("--task", choices=("export", "restore", "receive"), help=argparse.SUPPRESS)
+    parser.add_argument("--task", choices=("export", "restore", *GCS_LOCATIONS, "receive"), help=argparse.SUPPRESS)
     parser.add_argument("--agent", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
@@ -200,23 +217,29 @@ def main() -> None:
         print(f"generated the package in {time.perf_counter() - started:.1f}s")
     size_mb = source.stat().st_size / MB
     print(f"package: {size_mb:.1f} MB zip ({source})")
-    with emulator_process("--operation-delay", "0.1") as address:
-        rows = []
+    rows: list[dict[str, Any]] = []
+    local = {"restore": str(source), "export": str(folder / "export.zip")}
+    with emulator_process("--operation-delay", "0.1") as address:  # in memory, as in every earlier run
         for trace in (False, True):
             agent = new_agent(address, source.read_bytes() if args.only == "export" else None)
-            for kind in ("restore", "export"):
-                if args.only in (None, kind):
-                    target = source if kind == "restore" else folder / "export.zip"
-                    rows.append(task_in_subprocess(kind, agent, target, address, trace))
+            rows += run_tasks(local, agent, address, trace, args.only)
             if args.only in (None, "export"):
                 rows.append(task_in_subprocess("receive", agent, finished_export(address, agent), address, trace))
+    data_dir = folder / "emulator"  # the offline Cloud Storage is a folder of the emulator's data dir
+    gcs_package = data_dir / "gcs" / GCS_PACKAGE.removeprefix("gs://")
+    gcs_package.parent.mkdir(parents=True)
+    gcs_package.write_bytes(source.read_bytes())
+    with emulator_process("--operation-delay", "0.1", "--data-dir", str(data_dir)) as address:
+        for trace in (False, True):
+            agent = new_agent(address, source.read_bytes() if args.only == "export" else None)
+            rows += run_tasks(GCS_LOCATIONS, agent, address, trace, args.only)
     header = ("task", "seconds", "baseline MB", "peak MB", "added MB", "x package", "tracemalloc MB")
-    print(f"{header[0]:8} " + " ".join(f"{name:>{len(name) + 1}}" for name in header[1:]))
+    print(f"{header[0]:14} " + " ".join(f"{name:>{len(name) + 1}}" for name in header[1:]))
     for row in rows:
         added = row["peak_rss_mb"] - row["baseline_rss_mb"]
         traced = row["tracemalloc_peak_mb"]
         print(
-            f"{row['task']:8} {row['seconds']:8.1f} {row['baseline_rss_mb']:12.1f} {row['peak_rss_mb']:8.1f} "
+            f"{row['task']:14} {row['seconds']:8.1f} {row['baseline_rss_mb']:12.1f} {row['peak_rss_mb']:8.1f} "
             f"{added:9.1f} {added / size_mb:10.2f} {traced if traced is not None else '-':>15}"
         )
     print("(rows with tracemalloc figures ran a second time under tracemalloc; budget: added <= 3.00 x package)")

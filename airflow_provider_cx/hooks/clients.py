@@ -86,19 +86,26 @@ def create_async_client(service: str, channel: Any, client_info: Any) -> Any:
     return client_class(transport=transport_class(channel=channel, client_info=client_info))
 
 
-def create_operations_client(channel: Any) -> Any:
-    """api_core's ``OperationsClient``; large GetOperation responses trim the heap first (:mod:`.large_responses`)."""
+def create_operations_client(channel: Any, client_info: Any) -> Any:
+    """api_core's ``OperationsClient``, its calls carrying ``client_info`` (:mod:`.user_agent_channel`).
+
+    Large GetOperation responses trim the heap before they are parsed (:mod:`.large_responses`).
+    """
     from google.api_core import operations_v1
 
     from airflow_provider_cx.hooks.large_responses import TrimmingOperationsChannel
+    from airflow_provider_cx.hooks.user_agent_channel import UserAgentChannel
 
-    return operations_v1.OperationsClient(TrimmingOperationsChannel(channel))
+    return operations_v1.OperationsClient(TrimmingOperationsChannel(UserAgentChannel(channel, client_info)))
 
 
-def create_async_operations_client(channel: Any) -> Any:
+def create_async_operations_client(channel: Any, client_info: Any) -> Any:
+    """api_core's ``OperationsAsyncClient``, its calls carrying ``client_info`` (:mod:`.user_agent_channel`)."""
     from google.api_core import operations_v1
 
-    return operations_v1.OperationsAsyncClient(channel)
+    from airflow_provider_cx.hooks.user_agent_channel import UserAgentChannel
+
+    return operations_v1.OperationsAsyncClient(UserAgentChannel(channel, client_info))
 
 
 def client_info(version: str) -> Any:

@@ -305,10 +305,13 @@ class DialogflowCXHook(_DialogflowCXHookBase):
         return create_restore_client(channel, clients.client_info(_provider_version()), prepared)
 
     def get_operations_client(self, resource_name: str | None = None, location: str | None = None) -> OperationsClient:
-        """google.api_core's OperationsClient on the same channel as the service clients."""
+        """google.api_core's OperationsClient on the same channel as the service clients, with their user agent."""
         endpoint = self.get_endpoint(resource_name, location)
         channel = self.get_channel(resource_name, location)
-        return self._cached(("operations", endpoint), lambda: clients.create_operations_client(channel))
+        return self._cached(
+            ("operations", endpoint),
+            lambda: clients.create_operations_client(channel, clients.client_info(_provider_version())),
+        )
 
     def close(self) -> None:
         """Close this process's channels; the next accessor call opens new ones."""
@@ -514,7 +517,7 @@ class DialogflowCXAsyncHook(_DialogflowCXHookBase):
         channel = await self.get_channel(resource_name, location)
         return self._cached(
             ("operations", endpoint, asyncio.get_running_loop()),
-            lambda: clients.create_async_operations_client(channel),
+            lambda: clients.create_async_operations_client(channel, clients.client_info(_provider_version())),
         )
 
     async def close(self) -> None:

@@ -37,22 +37,25 @@ CX_TASKS = (
 )
 CLIENT_PID = re.compile(r"\bairflow-provider-cx/\S+ pid/(\d+)\b")
 CHANNEL_PID = re.compile(r"^opening a gRPC channel to \S+ in process (\d+)$")
+TRIGGER_CHANNEL_PID = re.compile(r"^opening an asyncio gRPC channel to \S+ in process (\d+)$")
+#: Release tasks that wait for their operations in the triggerer.
+DEFERRED_TASKS = ("test_staging", "test_prod", "version_staging", "version_prod")
 
 
-def caller_pids(world: PipelineWorld) -> set[int]:
-    """Pids named by the provider's clients in every call the emulator recorded since the last reset."""
-    found = set()
+def calls_by_pid(world: PipelineWorld) -> dict[int, set[str]]:
+    """The methods called since the last reset, by the pid that the provider's user agent names."""
+    found: dict[int, set[str]] = {}
     for call in world.agents.admin().stats()["callers"]:
         match = CLIENT_PID.search(call.get("x-goog-api-client", ""))
         if match:
-            found.add(int(match.group(1)))
+            found.setdefault(int(match.group(1)), set()).add(call["method"].rsplit("/", 1)[-1])
     return found
 
 
-def channel_pids(world: PipelineWorld, run_id: str, task_id: str) -> set[int]:
-    """Pids the hook logged when it opened a channel inside the task (each process of the task, deferrals too)."""
+def channel_pids(world: PipelineWorld, run_id: str, task_id: str, pattern: re.Pattern[str] = CHANNEL_PID) -> set[int]:
+    """Pids the hook logged when it opened a channel for the task (each process of the task, deferrals too)."""
     lines = task_log_lines(world.stack, RELEASE, run_id, task_id)
-    return {int(m.group(1)) for line in lines if (m := CHANNEL_PID.match(str(line.get("event", ""))))}
+    return {int(m.group(1)) for line in lines if (m := pattern.match(str(line.get("event", ""))))}
 
 
 def airflow_pids(world: PipelineWorld) -> set[int]:
@@ -108,20 +111,21 @@ def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process
     print_report(world.stack, world.client, finished, elapsed=0)
     assert "smoke_test_prod      success" in capsys.readouterr().out
 
-    # Every client was built inside a task process: the pid in each call's user agent is one that a
-    # task's log names for a channel it opened, and the one Airflow records for that task's last process.
+    # Every client was built in the process that used it: the task's own, or the triggerer's trigger
+    # runner for a deferred wait. The pid in each call's user agent is one that a task's log names for a
+    # channel opened there, and a task's last one is the process Airflow records for it.
     per_task = {task: channel_pids(world, run.run_id, task) for task in CX_TASKS}
     assert all(per_task.values()), per_task
     for task in CX_TASKS:
         assert world.client.task_instance(RELEASE, run.run_id, task).pid in per_task[task], task
-    callers, channels = caller_pids(world), set().union(*per_task.values())
-    assert callers <= channels
-    assert not callers & airflow_pids(world)
-    # Each process that opened a channel made calls naming it, but the version tasks' resumed ones: they
-    # only read their creates' operations, and api_core's Operations client sends its own user agent.
-    versions = ("version_staging", "version_prod")
-    resumed = {world.client.task_instance(RELEASE, run.run_id, task).pid for task in versions}
-    assert channels - callers == resumed
+    triggers = set().union(*(channel_pids(world, run.run_id, task, TRIGGER_CHANNEL_PID) for task in DEFERRED_TASKS))
+    calls = calls_by_pid(world)
+    assert triggers, "no trigger logged the asyncio channel it opened"
+    assert set(calls) == set().union(*per_task.values(), triggers)
+    assert set().union(*(calls[pid] for pid in triggers)) == {"GetOperation"}  # the deferred waits only poll
+    triggerer = psutil.Process(world.stack.pid("triggerer"))
+    assert triggers <= {triggerer.pid} | {child.pid for child in triggerer.children(recursive=True)}
+    assert not (set(calls) - triggers) & airflow_pids(world)
     assert len(per_task["test_staging"]) == 2  # one process before the deferral, one after
     for task in ("version_staging", "version_prod"):  # the creates were waited for in the triggerer
         events = [str(line.get("event")).strip() for line in task_log_lines(world.stack, RELEASE, run.run_id, task)]

@@ -72,6 +72,7 @@ def create_or_adopt(
     what: str,
     find: Callable[[], T | None],
     create: Callable[[], Operation],
+    result_type: type,
     location_name: str,
     pending_metadata: str | None = None,
     timeout: float | None = None,
@@ -81,6 +82,7 @@ def create_or_adopt(
 
     :param find: the existing resource, or ``None``; must recognise what ``create`` makes.
     :param create: starts the create (``hook.call(client.create_..., ...)``) and returns its operation.
+    :param result_type: the message the operation's response holds (the created resource's type).
     :param location_name: ``projects/P/locations/L`` whose operations may hold a lost create.
     :param pending_metadata: full proto name of the create's operation metadata (e.g.
         ``google.cloud.dialogflow.cx.v3.CreateVersionOperationMetadata``); ``None`` when the server
@@ -101,7 +103,7 @@ def create_or_adopt(
         try:
             operation = _start(create)
             started.append(operation.operation.name)
-            result = wait(operation) if wait else _wait(hook, operation, timeout)
+            result = wait(operation) if wait else _wait(hook, operation, result_type, timeout)
         except _AlreadyExists:
             found = find()
             if found is None:
@@ -175,9 +177,12 @@ def wait_until_done(hook: DialogflowCXHook, operation_name: str, timeout: float 
         )
 
 
-def _wait(hook: DialogflowCXHook, operation: Operation, timeout: float | None) -> Any:
+def _wait(hook: DialogflowCXHook, operation: Operation, result_type: type, timeout: float | None) -> Any:
+    """The created resource, polled for by name with the hook's operations client, as operators wait."""
+    from airflow_provider_cx.hooks.operations import operation_result
+
     try:
-        return hook.wait_for_operation(operation, timeout=timeout)
+        return operation_result(hook.wait_for_operation_done(operation.operation, timeout=timeout), result_type)
     except CXOperationFailedError as error:
         if error.code == "ALREADY_EXISTS":
             raise _AlreadyExists(str(error)) from error

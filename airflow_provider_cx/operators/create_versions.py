@@ -268,6 +268,7 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
             what=f"version of flow {flow.display_name!r} for release {self.release_id!r}",
             find=lambda: self.find_release_version(flow.name),
             create=lambda: self.hook.call(client.create_version, parent=flow.name, version=version),
+            result_type=Version,
             location_name=self.agent_resource.parent,
             pending_metadata=CREATE_VERSION_METADATA,
             timeout=self.operation_timeout,  # None: the hook's polling policy

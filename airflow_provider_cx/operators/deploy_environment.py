@@ -290,6 +290,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
                 parent=self.agent_name,
                 environment=wanted,
             ),
+            result_type=Environment,
             location_name=self.agent_resource.parent,
             timeout=self.operation_timeout,
             wait=wait_in_triggerer if self.deferrable else None,

@@ -52,6 +52,7 @@ def adopt(hook: DialogflowCXHook, flow: str, find: Any, create: Any) -> Any:
         what="a version",
         find=find,
         create=create,
+        result_type=cx.Version,
         location_name="projects/test-project/locations/global",
         pending_metadata=METADATA,
         timeout=20,

@@ -291,23 +291,10 @@ class CXLongRunningOperator(CXBaseOperator):
         from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
 
         try:
-            result = self.wait_for_result(operation, result_type)
+            result = self.hook.wait_for_result(operation.operation, result_type)
         except CXOperationTimeoutError as timed_out:
             raise self.cancel_timed_out(timed_out) from None
         return getattr(self, then)(context, result, **state)
-
-    def wait_for_result(self, operation: Operation, result_type: type) -> Any:
-        """The result of ``operation``, waited for in the worker.
-
-        Polls by name and keeps no api_core future: the finished ``Operation`` goes straight to
-        :func:`~airflow_provider_cx.hooks.operations.operation_result` as its only reference, which
-        lets go of it before parsing the response. For an export (the response is the package) that
-        keeps the package in memory at most twice after it arrives, instead of three times (the
-        future's ``Operation``, the ``Any``'s bytes and the unpacked result).
-        """
-        from airflow_provider_cx.hooks.operations import operation_result
-
-        return operation_result(self.hook.wait_for_operation_done(operation.operation), result_type)
 
     def cancel_timed_out(self, timed_out: Any) -> Exception:
         """Ask the server to cancel a timed-out operation (best effort), as the trigger does; the error to raise."""

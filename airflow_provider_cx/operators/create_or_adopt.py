@@ -179,10 +179,8 @@ def wait_until_done(hook: DialogflowCXHook, operation_name: str, timeout: float 
 
 def _wait(hook: DialogflowCXHook, operation: Operation, result_type: type, timeout: float | None) -> Any:
     """The created resource, polled for by name with the hook's operations client, as operators wait."""
-    from airflow_provider_cx.hooks.operations import operation_result
-
     try:
-        return operation_result(hook.wait_for_operation_done(operation.operation, timeout=timeout), result_type)
+        return hook.wait_for_result(operation.operation, result_type, timeout=timeout)
     except CXOperationFailedError as error:
         if error.code == "ALREADY_EXISTS":
             raise _AlreadyExists(str(error)) from error

@@ -168,6 +168,21 @@ def test_wait_until_done_returns_a_failed_operation_for_operation_result_to_rais
         operation_result(finished, ExportAgentResponse)
 
 
+def test_wait_for_result_polls_by_name_and_unpacks_or_raises(hook, scripted_server):
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=2))
+    result = hook.wait_for_result(start_export(hook).operation, ExportAgentResponse)
+    assert result.agent_content == f"export of {AGENT}".encode()
+    assert scripted_server.operations[OPERATION].polls == 2
+
+    failing = ScriptedOperation(OPERATION, polls_until_done=1, error=(grpc.StatusCode.INVALID_ARGUMENT, "bad flow"))
+    scripted_server.script_operation(failing)
+    with pytest.raises(CXOperationFailedError, match="failed with INVALID_ARGUMENT: bad flow"):
+        hook.wait_for_result(start_export(hook).operation, ExportAgentResponse)
+    scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=10_000))
+    with pytest.raises(CXOperationTimeoutError, match=re.escape(f"{OPERATION} not done after 0.3s")):
+        hook.wait_for_result(start_export(hook).operation, ExportAgentResponse, timeout=0.3)
+
+
 def test_wait_until_done_times_out_and_retries_polls_with_the_hooks_policy(hook, scripted_server):
     scripted_server.script_operation(ScriptedOperation(OPERATION, polls_until_done=10_000))
     with pytest.raises(CXOperationTimeoutError, match=re.escape(f"{OPERATION} not done after 0.3s")):

@@ -83,6 +83,9 @@ COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 STACK_MARKER_ENV = "CX_AIRFLOW_STACK_ID"
 LOG_TAIL_LINES = 30
+#: Seconds the four components get to report healthy. About 30 s on an idle machine, well over 60 s on a
+#: loaded 2-core CI machine; the wait ends as soon as all are healthy, or at once if one dies.
+STARTUP_TIMEOUT = 300.0
 
 
 class StackError(Exception):
@@ -169,7 +172,7 @@ class AirflowStack:
         *,
         env: Mapping[str, str] | None = None,
         connections: Mapping[str, str | Mapping[str, Any]] | None = None,
-        startup_timeout: float = 120.0,
+        startup_timeout: float = STARTUP_TIMEOUT,
         python: str | os.PathLike[str] = sys.executable,
         host: str = "127.0.0.1",
         ports: StackPorts | None = None,

@@ -108,7 +108,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -477,7 +478,8 @@ class AirflowStack:
     def _read_health(self) -> dict[str, Any] | str:
         try:
             with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=5) as response:
-                return json.load(response)
+                health: dict[str, Any] = json.load(response)
+                return health
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"
 

@@ -36,6 +36,7 @@ import math
 import os
 import re
 import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,9 @@ def check_artifacts_base(value: Any, where: str = "artifacts_base") -> str:
     if scheme in ("", "file"):
         return _local_base(text, parsed.path if scheme else os.path.expanduser(text), parsed.netloc, where)
     if not parsed.netloc or parsed.params or parsed.query or parsed.fragment:
-        raise PipelineConfigError(f"{where} {text!r} must be {scheme}://<bucket or host>/<path>, nothing after it")
+        raise PipelineConfigError(
+            f"{where} {_REPR.repr(text)} must be {scheme}://<bucket or host>/<path>, nothing after it"
+        )
     path = parsed.path.rstrip("/")
     _check_segments(text, path.split("/")[1:] if path else [], where)
     return f"{scheme}://{parsed.netloc}{path}"
@@ -110,19 +113,21 @@ def check_artifacts_base(value: Any, where: str = "artifacts_base") -> str:
 
 def _local_base(text: str, path: str, netloc: str, where: str) -> str:
     if netloc not in ("", "localhost"):
-        raise PipelineConfigError(f"{where} {text!r}: a file:// URI must name a local folder (file:///path)")
+        raise PipelineConfigError(f"{where} {_REPR.repr(text)}: a file:// URI must name a local folder (file:///path)")
     path = unquote(path) if text.lower().startswith("file:") else path
     if not path.startswith("/"):
-        raise PipelineConfigError(f"{where} {text!r} must be an absolute path or a URI")
+        raise PipelineConfigError(f"{where} {_REPR.repr(text)} must be an absolute path or a URI")
     _check_segments(text, [segment for segment in path.rstrip("/").split("/")[1:] if segment], where)
     return Path(path).as_uri()
 
 
 def _check_segments(text: str, segments: list[str], where: str) -> None:
     for segment in segments:
-        if unquote(segment) in ("", ".", ".."):
+        decoded = unquote(segment)  # a backend may decode %2e%2e or %2f: judge what it would see
+        if decoded in ("", ".", "..") or "/" in decoded or "\\" in decoded:
             raise PipelineConfigError(
-                f"{where} {text!r} has an empty, '.' or '..' segment; give the folder itself, normalised"
+                f"{where} {_REPR.repr(text)} has an empty, '.' or '..' segment or an encoded separator; "
+                "give the folder itself, normalised"
             )
 
 
@@ -300,7 +305,7 @@ class _Reader:
     def error(self, message: str) -> PipelineConfigError:
         return PipelineConfigError(f"pipeline config {self.source}: {message}")
 
-    def checked(self, check: Any, value: Any) -> Any:
+    def checked(self, check: Callable[[Any], str], value: Any) -> str:
         """``check(value)`` with its error re-raised naming the file."""
         try:
             return check(value)

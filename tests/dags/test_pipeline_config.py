@@ -240,6 +240,8 @@ def test_a_home_relative_artifacts_base_is_expanded(monkeypatch: pytest.MonkeyPa
         ("gs://bucket/cx/../other", "has an empty, '.' or '..' segment"),
         ("gs://bucket//tmp/x", "has an empty, '.' or '..' segment"),
         ("gs://bucket/%2e%2e", "has an empty, '.' or '..' segment"),
+        ("gs://bucket/a%2F..%2Fb", "or an encoded separator"),
+        ("file:///srv/a%2f..%2fb", "has an empty, '.' or '..' segment"),
         ("artifacts", "must be an absolute path or a URI"),
         ("./artifacts", "must be an absolute path or a URI"),
         ("file://otherhost/srv", "must name a local folder"),

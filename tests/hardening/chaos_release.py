@@ -78,7 +78,7 @@ class LocalAPIServer:
 
             self.server = uvicorn.Server(uvicorn.Config(create_app("core"), log_level="warning"))
             self.server.run(sockets=[self.sock])
-        except Exception:  # surfaced by wait_ready, with the end of its traceback
+        except BaseException:  # surfaced by wait_ready with the end of its traceback (uvicorn exits on failure)
             self.error = traceback.format_exc()
 
     def wait_ready(self, timeout: float, stopped: threading.Event) -> None:

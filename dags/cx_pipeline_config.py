@@ -3,8 +3,11 @@
 Read when a DAG file is parsed, from ``cx_config.json`` beside this module or from the file named by
 ``$CX_PIPELINE_CONFIG``. Each DAG turns the values into Params, so a triggered run can override them.
 Everything is checked here, so a wrong config shows up as an import error naming the key, not as a
-task failing halfway through a release. JSON and resource-name parsing only: no network, and Airflow
-only for :meth:`PipelineConfig.backup_asset`.
+task failing halfway through a release: an unknown key (a typo would otherwise fall back to a default)
+is refused with its JSON path and the nearest known key, numbers are finite and bounded, and the
+artifacts base and every folder derived from it are normalised and stay inside it. The same checks
+serve the DAGs' run-time params (:func:`check_release_id`, :func:`check_artifacts_base`). JSON and
+resource-name parsing only: no network, and Airflow only for :meth:`PipelineConfig.backup_asset`.
 
 Shape (every key but ``stages`` is optional)::
 
@@ -27,12 +30,17 @@ Shape (every key but ``stages`` is optional)::
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 import os
 import re
-from dataclasses import dataclass, field
+import reprlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from airflow_provider_cx.resource_names import InvalidResourceNameError, parse_agent_name
 
@@ -41,7 +49,22 @@ DEFAULT_CONFIG_PATH = Path(__file__).with_name("cx_config.json")
 STAGES = ("dev", "staging", "prod")
 SEVERITIES = ("INFO", "WARNING", "ERROR")
 DRAFT = "draft"
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+#: A release id names flow versions (64 characters at most) and one folder: no separators, no ``.``/``..``
+#: (the leading character excludes them), no leading ``-`` (an option to any tool it reaches).
+RELEASE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: One folder name under the artifacts base (release ids, target keys, slugs, run times).
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: The config's own shape is 5 levels deep; far deeper is a mistake, refused before anything walks it.
+MAX_DEPTH = 8
+MAX_POLL_INTERVAL = 3600.0  # an hour between operation checks is already longer than any CX operation
+MAX_KEEP_LAST = 10_000
+MAX_TASK_RETRIES = 20
+_SMOKE_KEYS = ("text", "expected_intent", "expected_page", "language_code")
+# Values quoted in messages are shortened: a config error must stay one readable line.
+_REPR = reprlib.Repr()
+_REPR.maxstring = 80
+_REPR.maxother = 80
 
 
 def slug(text: str) -> str:
@@ -51,6 +74,75 @@ def slug(text: str) -> str:
 
 class PipelineConfigError(ValueError):
     """The pipeline configuration file is missing, not JSON, or has a wrong value (the message names it)."""
+
+
+def check_release_id(release_id: Any, where: str = "release_id") -> str:
+    """``release_id`` if it can name flow versions and a folder: 1..64 of ``[A-Za-z0-9._-]``, a letter or
+    digit first (so never ``.``, ``..`` or an option-like ``-x``); otherwise :class:`PipelineConfigError`."""
+    if not isinstance(release_id, str) or not RELEASE_ID_PATTERN.fullmatch(release_id):
+        raise PipelineConfigError(
+            f"{where} {_REPR.repr(release_id)} must be 1 to 64 letters, digits, '.', '_' or '-', starting with "
+            "a letter or digit (it names the flow versions and the release folder)"
+        )
+    return release_id
+
+
+def check_artifacts_base(value: Any, where: str = "artifacts_base") -> str:
+    """``value`` as a normalised URI: ``file:///abs/path`` for local paths, ``scheme://host/path`` otherwise.
+
+    No trailing slash, no empty, ``.`` or ``..`` segment (also percent-encoded), no control character
+    or backslash, and local paths must be absolute (a worker's working directory is not fixed).
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise PipelineConfigError(f"{where} must be a non-empty path or URI, got {_REPR.repr(value)}")
+    text = value.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or "\\" in text:
+        raise PipelineConfigError(f"{where} {_REPR.repr(text)} contains a control character or a backslash")
+    parsed = urlparse(text)
+    scheme = parsed.scheme.lower() if len(parsed.scheme) > 1 else ""
+    if scheme in ("", "file"):
+        return _local_base(text, parsed.path if scheme else os.path.expanduser(text), parsed.netloc, where)
+    if not parsed.netloc or parsed.params or parsed.query or parsed.fragment:
+        raise PipelineConfigError(
+            f"{where} {_REPR.repr(text)} must be {scheme}://<bucket or host>/<path>, nothing after it"
+        )
+    path = parsed.path.rstrip("/")
+    _check_segments(text, path.split("/")[1:] if path else [], where)
+    return f"{scheme}://{parsed.netloc}{path}"
+
+
+def _local_base(text: str, path: str, netloc: str, where: str) -> str:
+    if netloc not in ("", "localhost"):
+        raise PipelineConfigError(f"{where} {_REPR.repr(text)}: a file:// URI must name a local folder (file:///path)")
+    path = unquote(path) if text.lower().startswith("file:") else path
+    if not path.startswith("/"):
+        raise PipelineConfigError(f"{where} {_REPR.repr(text)} must be an absolute path or a URI")
+    _check_segments(text, [segment for segment in path.rstrip("/").split("/")[1:] if segment], where)
+    return Path(path).as_uri()
+
+
+def _check_segments(text: str, segments: list[str], where: str) -> None:
+    for segment in segments:
+        decoded = unquote(segment)  # a backend may decode %2e%2e or %2f: judge what it would see
+        if decoded in ("", ".", "..") or "/" in decoded or "\\" in decoded:
+            raise PipelineConfigError(
+                f"{where} {_REPR.repr(text)} has an empty, '.' or '..' segment or an encoded separator; "
+                "give the folder itself, normalised"
+            )
+
+
+def folder_in(base: str, *parts: str) -> str:
+    """``base/part/...`` where each part is one plain folder name, so the result stays inside ``base``."""
+    for part in parts:
+        if not _SEGMENT.fullmatch(part):
+            raise PipelineConfigError(f"{part!r} cannot name a folder under {base}: letters, digits, '.', '_', '-'")
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def release_folder(artifacts_base: Any, release_id: Any) -> str:
+    """``<artifacts_base>/releases/<release_id>`` after checking both (run-time params of the release DAG)."""
+    base = check_artifacts_base(artifacts_base, "params.artifacts_base")
+    return folder_in(base, "releases", check_release_id(release_id, "params.release_id"))
 
 
 @dataclass(frozen=True)
@@ -114,7 +206,7 @@ class PipelineConfig:
 
     def backup_folder(self, key: str, environment: str | None) -> str:
         """Where backups of target ``key``'s ``environment`` (``None``: its draft) go, one subfolder per run."""
-        return f"{self.artifacts_base.rstrip('/')}/backups/{key}/{slug(environment or DRAFT)}"
+        return folder_in(self.artifacts_base, "backups", key, slug(environment or DRAFT))
 
     def backup_asset(self, key: str, environment: str | None) -> Any:
         """The Airflow Asset updated by each backup of that agent and environment: schedule DAGs on it."""
@@ -128,6 +220,12 @@ class PipelineConfig:
             if target.key == key:
                 return target
         raise PipelineConfigError(f"{self.source}: no target with key {key!r}")
+
+
+#: The keys each level of the document may hold (everything else is a typo or a stale setting).
+_TOP_KEYS = tuple(f.name for f in fields(PipelineConfig) if f.name not in ("source",))
+_STAGE_KEYS = ("agent", "environment", "gcp_conn_id")
+_TARGET_KEYS = ("key", "agent", "environments", "gcp_conn_id")
 
 
 def config_path() -> Path:
@@ -151,7 +249,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
         raise PipelineConfigError(
             f"pipeline config {source} does not exist (set ${CONFIG_ENV} to another file)"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        raise PipelineConfigError(
+            f"pipeline config {source} is nested too deeply (at most {MAX_DEPTH} levels)"
+        ) from None
+    # ValueError covers JSONDecodeError and integers too long to convert.
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise PipelineConfigError(f"pipeline config {source} is not readable JSON: {error}") from None
     return parse_config(raw, source)
 
@@ -159,9 +262,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
 def parse_config(raw: Any, source: Path = DEFAULT_CONFIG_PATH) -> PipelineConfig:
     """Check a parsed JSON document and build the configuration from it."""
     reader = _Reader(source)
-    doc = reader.mapping(raw, "the top level")
+    reader.depth(raw)
+    doc = reader.mapping(raw, "the top level", _TOP_KEYS, "")
     conn_id = reader.text(doc.get("gcp_conn_id", "google_cloud_default"), "gcp_conn_id")
-    stages_doc = reader.mapping(doc.get("stages"), "stages")
+    stages_doc = reader.mapping(doc.get("stages"), "stages", STAGES)
     missing = [name for name in STAGES if name not in stages_doc]
     if missing:
         raise reader.error(
@@ -174,7 +278,7 @@ def parse_config(raw: Any, source: Path = DEFAULT_CONFIG_PATH) -> PipelineConfig
     return PipelineConfig(
         source=source,
         gcp_conn_id=conn_id,
-        artifacts_base=reader.text(doc.get("artifacts_base") or default_artifacts_base(), "artifacts_base"),
+        artifacts_base=reader.checked(check_artifacts_base, doc.get("artifacts_base") or default_artifacts_base()),
         stages=stages,
         targets=reader.targets(doc.get("targets"), stages, conn_id),
         release=reader.release(doc.get("release", {})),
@@ -182,13 +286,18 @@ def parse_config(raw: Any, source: Path = DEFAULT_CONFIG_PATH) -> PipelineConfig
         backup=reader.backup(doc.get("backup", {})),
         deferrable_test_runs=reader.flag(doc.get("deferrable_test_runs", True), "deferrable_test_runs"),
         deferrable_versions=reader.flag(doc.get("deferrable_versions", True), "deferrable_versions"),
-        poll_interval=reader.seconds(doc.get("poll_interval", 2.0), "poll_interval"),
-        task_retries=reader.count(doc.get("task_retries", 0), "task_retries"),
+        poll_interval=reader.seconds(doc.get("poll_interval", 2.0), "poll_interval", MAX_POLL_INTERVAL),
+        task_retries=reader.count(doc.get("task_retries", 0), "task_retries", 0, MAX_TASK_RETRIES),
     )
 
 
+def _number(value: Any) -> bool:
+    """A finite JSON number (JSON's ``true`` is a bool, not 1; Python's json reads ``Infinity`` and ``NaN``)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class _Reader:
-    """Type checks that name the offending key and the file."""
+    """Type checks that name the offending key (by its JSON path) and the file."""
 
     def __init__(self, source: Path) -> None:
         self.source = source
@@ -196,39 +305,69 @@ class _Reader:
     def error(self, message: str) -> PipelineConfigError:
         return PipelineConfigError(f"pipeline config {self.source}: {message}")
 
-    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+    def checked(self, check: Callable[[Any], str], value: Any) -> str:
+        """``check(value)`` with its error re-raised naming the file."""
+        try:
+            return check(value)
+        except PipelineConfigError as error:
+            raise self.error(str(error)) from None
+
+    def depth(self, raw: Any) -> None:
+        """Refuse a document nested deeper than MAX_DEPTH, walking it without recursion."""
+        pending = [(raw, 1)]
+        while pending:
+            value, level = pending.pop()
+            if level > MAX_DEPTH:
+                raise self.error(f"nested too deeply (at most {MAX_DEPTH} levels of objects and lists)")
+            children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+            pending.extend((child, level + 1) for child in children)
+
+    def mapping(self, value: Any, where: str, known: tuple[str, ...], path: str | None = None) -> dict[str, Any]:
+        """``value`` as an object holding only ``known`` keys; ``path`` prefixes key paths (default ``where``)."""
         if not isinstance(value, dict):
             raise self.error(f"{where} must be a JSON object, got {type(value).__name__}")
+        prefix = where if path is None else path
+        for key in value:
+            if key not in known:
+                raise self.unknown(key, f"{prefix}.{key}" if prefix else str(key), known)
         return value
+
+    def unknown(self, key: Any, path: str, known: tuple[str, ...]) -> PipelineConfigError:
+        nearest = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean {nearest[0]}?" if nearest else f"known keys: {', '.join(known)}"
+        shown = path if len(path) <= 120 else path[:117] + "..."
+        return self.error(f"unknown key {_REPR.repr(key)} at {shown.encode('unicode_escape').decode()}; {hint}")
 
     def text(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"{where} must be a non-empty string, got {value!r}")
+            raise self.error(f"{where} must be a non-empty string, got {_REPR.repr(value)}")
         return value.strip()
 
     def fraction(self, value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise self.error(f"{where} must be a number from 0 to 1, got {value!r}")
+        if not _number(value) or not 0 <= value <= 1:
+            raise self.error(f"{where} must be a number from 0 to 1, got {_REPR.repr(value)}")
         return float(value)
 
-    def count(self, value: Any, where: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.error(f"{where} must be a whole number >= 0, got {value!r}")
+    def count(self, value: Any, where: str, minimum: int, maximum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.error(f"{where} must be a whole number from {minimum} to {maximum}, got {_REPR.repr(value)}")
         return value
 
     def flag(self, value: Any, where: str) -> bool:
         if not isinstance(value, bool):
-            raise self.error(f"{where} must be true or false, got {value!r}")
+            raise self.error(f"{where} must be true or false, got {_REPR.repr(value)}")
         return value
 
-    def seconds(self, value: Any, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise self.error(f"{where} must be a positive number of seconds, got {value!r}")
+    def seconds(self, value: Any, where: str, maximum: float) -> float:
+        if not _number(value) or not 0 < value <= maximum:
+            raise self.error(
+                f"{where} must be a positive number of seconds, at most {maximum:g}, got {_REPR.repr(value)}"
+            )
         return float(value)
 
     def severity(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or value.upper() not in SEVERITIES:
-            raise self.error(f"{where} must be one of {', '.join(SEVERITIES)}, got {value!r}")
+            raise self.error(f"{where} must be one of {', '.join(SEVERITIES)}, got {_REPR.repr(value)}")
         return value.upper()
 
     def schedule(self, value: Any, where: str) -> str | None:
@@ -245,7 +384,7 @@ class _Reader:
         return name
 
     def stage(self, name: str, value: Any, conn_id: str) -> Stage:
-        doc = self.mapping(value, f"stages.{name}")
+        doc = self.mapping(value, f"stages.{name}", _STAGE_KEYS)
         return Stage(
             name=name,
             agent=self.agent(doc.get("agent"), f"stages.{name}.agent"),
@@ -264,9 +403,9 @@ class _Reader:
         targets = []
         for index, item in enumerate(value):
             where = f"targets[{index}]"
-            doc = self.mapping(item, where)
+            doc = self.mapping(item, where, _TARGET_KEYS)
             key = self.text(doc.get("key"), f"{where}.key")
-            if not _KEY.match(key):
+            if not _KEY.fullmatch(key):
                 raise self.error(f"{where}.key {key!r} must be lowercase letters, digits, '-' or '_' (at most 40)")
             environments = doc.get("environments")
             if not isinstance(environments, list) or not environments:
@@ -284,26 +423,35 @@ class _Reader:
             raise self.error(f"targets: keys must be unique, got {keys}")
         return tuple(targets)
 
-    def release(self, value: Any) -> ReleaseSettings:
-        doc = self.mapping(value, "release")
-        defaults = ReleaseSettings()
-        smoke = doc.get("smoke_test", [])
-        if not isinstance(smoke, list) or not all(isinstance(row, dict) and row.get("text") for row in smoke):
+    def smoke_test(self, value: Any) -> tuple[dict[str, str], ...]:
+        if not isinstance(value, list):
             raise self.error("release.smoke_test must be a list of {text, expected_intent, expected_page}")
+        rows = []
+        for index, row in enumerate(value):
+            where = f"release.smoke_test[{index}]"
+            doc = self.mapping(row, where, _SMOKE_KEYS)
+            if not doc.get("text"):
+                raise self.error(f"{where} needs a text: release.smoke_test is a list of {{text, expected_intent}}")
+            rows.append({key: self.text(text, f"{where}.{key}") for key, text in doc.items()})
+        return tuple(rows)
+
+    def release(self, value: Any) -> ReleaseSettings:
+        doc = self.mapping(value, "release", tuple(f.name for f in fields(ReleaseSettings)))
+        defaults = ReleaseSettings()
         return ReleaseSettings(
             lint_fail_on=self.severity(doc.get("lint_fail_on", defaults.lint_fail_on), "release.lint_fail_on"),
             validate_fail_on=self.severity(
                 doc.get("validate_fail_on", defaults.validate_fail_on), "release.validate_fail_on"
             ),
             min_pass_rate=self.fraction(doc.get("min_pass_rate", defaults.min_pass_rate), "release.min_pass_rate"),
-            smoke_test=tuple(dict(row) for row in smoke),
+            smoke_test=self.smoke_test(doc.get("smoke_test", [])),
             min_smoke_accuracy=self.fraction(
                 doc.get("min_smoke_accuracy", defaults.min_smoke_accuracy), "release.min_smoke_accuracy"
             ),
         )
 
     def validation(self, value: Any) -> ValidationSettings:
-        doc = self.mapping(value, "validation")
+        doc = self.mapping(value, "validation", tuple(f.name for f in fields(ValidationSettings)))
         defaults = ValidationSettings()
         return ValidationSettings(
             schedule=self.schedule(doc.get("schedule", defaults.schedule), "validation.schedule"),
@@ -319,11 +467,12 @@ class _Reader:
         )
 
     def backup(self, value: Any) -> BackupSettings:
-        doc = self.mapping(value, "backup")
+        doc = self.mapping(value, "backup", tuple(f.name for f in fields(BackupSettings)))
         defaults = BackupSettings()
-        keep_last = self.count(doc.get("keep_last", defaults.keep_last), "backup.keep_last")
-        if keep_last < 1:
+        keep_last = doc.get("keep_last", defaults.keep_last)
+        if type(keep_last) is int and keep_last == 0:
             raise self.error("backup.keep_last must be at least 1 (the backup just taken)")
         return BackupSettings(
-            schedule=self.schedule(doc.get("schedule", defaults.schedule), "backup.schedule"), keep_last=keep_last
+            schedule=self.schedule(doc.get("schedule", defaults.schedule), "backup.schedule"),
+            keep_last=self.count(keep_last, "backup.keep_last", 1, MAX_KEEP_LAST),
         )

@@ -27,16 +27,6 @@ def release_id_for(run_id: str, run_after: datetime) -> str:
     return f"rel-{run_after.strftime('%Y%m%d-%H%M%S')}-{digest}"
 
 
-def check_release_id(release_id: str) -> str:
-    """``release_id`` if it can name versions and a folder: 1..64 characters of ``[A-Za-z0-9._-]``."""
-    if not release_id or len(release_id) > 64 or not all(ch.isalnum() or ch in "._-" for ch in release_id):
-        raise ValueError(
-            f"release_id {release_id!r} must be 1 to 64 letters, digits, '.', '_' or '-' "
-            "(it names the flow versions and the release folder)"
-        )
-    return release_id
-
-
 # --- release summary ---------------------------------------------------------------------------
 
 

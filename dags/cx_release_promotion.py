@@ -21,7 +21,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, chain, task
-from cx_pipeline_config import load_config
+from cx_pipeline_config import RELEASE_ID_PATTERN, load_config
 
 from airflow_provider_cx.operators.create_versions import CXCreateVersionsOperator
 from airflow_provider_cx.operators.deploy_environment import CXDeployEnvironmentOperator
@@ -83,16 +83,20 @@ Approve to deploy it to prod (`{{ params.prod_agent }}`, environment {{ params.p
 
 @task(multiple_outputs=True)
 def prepare_release(params: Any = None, run_id: Any = None, dag_run: Any = None) -> dict[str, str]:
-    """Fix the release id and folder for this run; refuse a run whose stages are not three agents."""
-    from cx_pipeline_results import check_release_id, release_id_for
+    """Fix the release id and folder for this run; refuse a run whose stages are not three agents.
 
-    from airflow_provider_cx import storage
+    The params are checked here, in the first task, because a triggered run may override them: a
+    release id or artifacts base that could lead outside the artifacts base stops the run before
+    anything is exported or restored.
+    """
+    from cx_pipeline_config import release_folder
+    from cx_pipeline_results import release_id_for
 
     agents = [params["dev_agent"], params["staging_agent"], params["prod_agent"]]
     if len(set(agents)) != 3:
         raise ValueError(f"dev, staging and prod must be three different agents, got {agents}")
-    release_id = check_release_id(params["release_id"] or release_id_for(run_id, dag_run.run_after))
-    folder = storage.uri_of(storage.join(params["artifacts_base"], "releases", release_id))
+    release_id = params["release_id"] or release_id_for(run_id, dag_run.run_after)
+    folder = release_folder(params["artifacts_base"], release_id)
     return {"release_id": release_id, "folder": folder}
 
 
@@ -231,7 +235,13 @@ with DAG(
     default_args={"retries": CONFIG.task_retries, "retry_delay": timedelta(seconds=30)},
     params={
         **stage_params(),
-        "release_id": Param("", type="string", description="release id; empty: rel-<time>-<run hash>"),
+        "release_id": Param(
+            "",
+            type="string",
+            # The form refuses what prepare_release would: an empty value means "generate one".
+            pattern=f"^(|{RELEASE_ID_PATTERN.pattern})$",
+            description="release id (letters, digits, '.', '_', '-'; at most 64); empty: rel-<time>-<run hash>",
+        ),
         "artifacts_base": Param(CONFIG.artifacts_base, type="string", description="where release folders go"),
     },
     tags=["dialogflow-cx", "release"],

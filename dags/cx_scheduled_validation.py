@@ -25,18 +25,20 @@ SETTINGS = CONFIG.validation
 
 
 def plan(params: dict[str, Any], dag_run: Any) -> dict[str, Any]:
-    """The targets as operator arguments: per agent (validate, coverage), per agent x environment (tests)."""
-    from cx_pipeline_config import parse_config
+    """The targets as operator arguments: per agent (validate, coverage), per agent x environment (tests).
 
-    from airflow_provider_cx import storage
+    Also where the reports go. The run's params are checked here like the config file (the first
+    tasks call this, so a bad target or artifacts base stops the run before any check runs).
+    """
+    from cx_pipeline_config import check_artifacts_base, folder_in, parse_config
 
     stages = {name: {"agent": stage.agent, "environment": stage.environment} for name, stage in CONFIG.stages.items()}
     targets = parse_config({"stages": stages, "targets": params["targets"], "gcp_conn_id": CONFIG.gcp_conn_id}).targets
-    folder = storage.uri_of(
-        storage.join(params["artifacts_base"], "validation", dag_run.run_after.strftime("%Y%m%dT%H%M%S"))
-    )
+    base = check_artifacts_base(params["artifacts_base"], "params.artifacts_base")
+    folder = folder_in(base, "validation", dag_run.run_after.strftime("%Y%m%dT%H%M%S"))
     pairs = [(index, target, env) for index, target in enumerate(targets) for env in target.environments]
     return {
+        "artifacts_base": base,
         "folder": folder,
         "validate": [
             {"agent": t.agent, "gcp_conn_id": t.gcp_conn_id, "report_to": f"{folder}/{t.key}"} for t in targets
@@ -85,7 +87,7 @@ def summarize_validation(params: Any = None, dag_run: Any = None, ti: Any = None
         )
         for index, row in enumerate(planned["rows"])
     ]
-    latest = storage.join(params["artifacts_base"], "validation", "latest.json")
+    latest = storage.join(planned["artifacts_base"], "validation", "latest.json")
     try:
         previous = json.loads(storage.read_bytes(latest))["rows"]
     except FileNotFoundError:

@@ -1,10 +1,19 @@
-"""Test-wide setup: an isolated AIRFLOW_HOME and the shared real-agent exports."""
+"""Test-wide setup: an isolated AIRFLOW_HOME, the shared real-agent exports, and the test tiers.
+
+Every test gets exactly one tier marker, so ``-m`` selects a tier (see the README's "Tests" section):
+
+- ``e2e``: runs under a real Airflow scheduler or API server (tests/e2e, tests/demo/*e2e*, tests
+  marked ``e2e`` by hand, and the chaos tests, which are also ``chaos``): minutes each.
+- ``emulator``: talks gRPC to the CX emulator (uses its fixtures, or starts an ``EmulatorServer``).
+- ``unit``: everything else: no server, no network.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # Airflow reads its home on first import: point it somewhere disposable before anything imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cx-airflow-home-"))
@@ -43,3 +52,47 @@ def shared_agent_paths() -> list[Path]:
 @pytest.fixture(scope="session")
 def shared_agents() -> list[Path]:
     return shared_agent_paths()
+
+
+# --- test tiers ------------------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+EMULATOR_FIXTURES = frozenset({"cx_emulator", "cx_emulator_factory", "cx_client"})
+#: Chaos tests start an Airflow API server and kill things under it: e2e-class, also selectable alone.
+CHAOS_TESTS = frozenset({"hardening/test_chaos.py"})
+
+
+def _starts_an_emulator(module: Any) -> bool:
+    """Whether a test module starts emulators itself: it holds ``EmulatorServer`` or a helper that uses it.
+
+    Checked by name, so collecting does not import grpc.
+    """
+    for value in vars(module).values():
+        if getattr(value, "__name__", None) == "EmulatorServer":
+            return True
+        if "EmulatorServer" in (getattr(value, "__globals__", None) or {}):
+            return True
+    return False
+
+
+def tier_of(item: pytest.Item) -> str:
+    """``e2e``, ``emulator`` or ``unit`` for one collected test (chaos tests are ``e2e``)."""
+    relative = item.path.relative_to(TESTS).as_posix()
+    if (
+        relative.startswith("e2e/")
+        or (relative.startswith("demo/") and "e2e" in item.path.name)
+        or relative in CHAOS_TESTS
+        or item.get_closest_marker("e2e") is not None
+    ):
+        return "e2e"
+    module = getattr(item, "module", None)
+    if EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())) or (module and _starts_an_emulator(module)):
+        return "emulator"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(tier_of(item))
+        if item.path.relative_to(TESTS).as_posix() in CHAOS_TESTS:
+            item.add_marker("chaos")

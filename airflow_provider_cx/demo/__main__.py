@@ -62,7 +62,8 @@ def release_summary(client: AirflowAPIClient, run: DagRun) -> dict[str, Any] | N
 
     try:
         folder = client.xcom(run.dag_id, run.run_id, "prepare_release", key="folder")
-        return json.loads(storage.read_bytes(storage.join(folder, "summary.json")))
+        summary: dict[str, Any] = json.loads(storage.read_bytes(storage.join(folder, "summary.json")))
+        return summary
     except (AirflowAPIError, FileNotFoundError, ValueError):
         return None
 
@@ -139,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         with EmulatorProcess(
             workdir / "emulator-data", operation_delay=OPERATION_DELAY, log_path=workdir / "emulator.log"
         ) as emulator:
-            print(f"CX emulator at {emulator.address} (data in {emulator.data_dir})", flush=True)
-            agents = EmulatorAgents(emulator.address)
+            address = emulator.address
+            if address is None:  # start() sets it or raises; this keeps the type checker informed
+                raise EmulatorStartError("the emulator did not report its address")
+            print(f"CX emulator at {address} (data in {emulator.data_dir})", flush=True)
+            agents = EmulatorAgents(address)
             stages = create_stages(agents, sample_package([demo_change()]))
             agents.close()
             for stage in stages.values():
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.dags_folder,
                 workdir / "airflow-home",
                 env={CONFIG_ENV: str(config)},
-                connections={CONN_ID: emulator_connection(emulator.address)},
+                connections={CONN_ID: emulator_connection(address)},
                 ports=ports,
             ) as stack:
                 client = stack.client()

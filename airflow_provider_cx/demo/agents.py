@@ -107,7 +107,8 @@ class EmulatorAgents:
         self.operation_timeout = operation_timeout
         self.channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", -1)])
 
-    def client(self, client_cls: type) -> Any:
+    def client(self, client_cls: Any) -> Any:
+        """A stock CX client class (``cx.AgentsClient``, ...) built on this channel."""
         transport = client_cls.get_transport_class("grpc")(channel=self.channel)
         return client_cls(transport=transport)
 
@@ -132,7 +133,7 @@ class EmulatorAgents:
 
         agents = self.client(cx.AgentsClient)
         agent = cx.Agent(display_name=display_name, default_language_code="en", time_zone="America/New_York")
-        name = agents.create_agent(parent=parent, agent=agent).name
+        name: str = agents.create_agent(parent=parent, agent=agent).name
         self.restore(name, package)
         return name
 
@@ -148,7 +149,8 @@ class EmulatorAgents:
         request: dict[str, Any] = {"name": agent, "data_format": cx.ExportAgentRequest.DataFormat.JSON_PACKAGE}
         if environment:
             request["environment"] = environment
-        return self.wait(self.client(cx.AgentsClient).export_agent(request=request)).agent_content
+        content: bytes = self.wait(self.client(cx.AgentsClient).export_agent(request=request)).agent_content
+        return content
 
     def version_all_flows(self, agent: str, label: str) -> list[str]:
         """A new version of every flow; returns the version names."""
@@ -174,7 +176,8 @@ class EmulatorAgents:
         else:
             new = cx.Environment(display_name=environment, version_configs=configs)
             operation = environments.create_environment(parent=agent, environment=new)
-        return self.wait(operation).name
+        deployed: str = self.wait(operation).name
+        return deployed
 
     def served_versions(self, environment_name: str) -> list[str]:
         from google.cloud import dialogflowcx_v3 as cx

@@ -14,12 +14,14 @@ import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 APPROVE = "Approve"
 REJECT = "Reject"
+T = TypeVar("T")
+
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 # Airflow 3.3 parks HITL tasks in "awaiting_input"; 3.1/3.2 defer them to a trigger instead.
@@ -174,7 +176,10 @@ class AirflowAPIClient:
 
     def import_errors(self) -> list[dict[str, Any]]:
         """DAG files that failed to parse: ``[{"filename": ..., "stack_trace": ...}, ...]``."""
-        return self._request("GET", "/api/v2/importErrors", query={"limit": PAGE_LIMIT})["import_errors"]
+        errors: list[dict[str, Any]] = self._request("GET", "/api/v2/importErrors", query={"limit": PAGE_LIMIT})[
+            "import_errors"
+        ]
+        return errors
 
     def wait_for_dag(self, dag_id: str, timeout: float = 60.0, poll_interval: float = 1.0) -> dict[str, Any]:
         """Wait until the dag-processor has parsed ``dag_id``; on timeout the error lists import errors."""
@@ -298,7 +303,8 @@ class AirflowAPIClient:
         query: dict[str, Any] = {"limit": PAGE_LIMIT, "source_dag_id": source_dag_id}
         if source_run_id is not None:
             query["source_run_id"] = source_run_id
-        return self._request("GET", "/api/v2/assets/events", query=query)["asset_events"]
+        events: list[dict[str, Any]] = self._request("GET", "/api/v2/assets/events", query=query)["asset_events"]
+        return events
 
     # -- Human-in-the-loop --------------------------------------------------------------------------
 
@@ -382,12 +388,12 @@ class AirflowAPIClient:
 
     def _poll(
         self,
-        attempt: Callable[[], Any],
+        attempt: Callable[[], T | None],
         timeout: float,
         poll_interval: float,
         describe: Callable[[], str],
-    ) -> Any:
-        def checked_attempt() -> Any:
+    ) -> T:
+        def checked_attempt() -> T | None:
             if self.liveness_check is not None:
                 self.liveness_check()
             return attempt()
@@ -401,7 +407,9 @@ class AirflowAPIClient:
             wait=wait_fixed(poll_interval),
             retry_error_callback=give_up,
         )
-        return retrying(checked_attempt)
+        result = retrying(checked_attempt)
+        assert result is not None  # retried while None; give_up raises when time is up
+        return result
 
     def _request(
         self,
@@ -411,17 +419,18 @@ class AirflowAPIClient:
         body: Any = None,
         query: Mapping[str, Any] | None = None,
         auth: bool = True,
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """The JSON object an endpoint answers (every endpoint used here answers an object)."""
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         try:
-            return self._send(method, url, body, auth)
+            return cast("dict[str, Any]", self._send(method, url, body, auth))
         except AirflowAPIError as exc:
             if exc.status != 401 or not auth:
                 raise
             self._token = None  # expired or minted by a previous server: fetch a new one once
-            return self._send(method, url, body, auth)
+            return cast("dict[str, Any]", self._send(method, url, body, auth))
 
     def _send(self, method: str, url: str, body: Any, auth: bool) -> Any:
         headers = {"Accept": "application/json"}

@@ -19,6 +19,9 @@ from typing import IO
 from airflow_provider_cx.demo.processes import shut_down
 
 LISTENING = re.compile(r"cx-emulator listening on (\S+:\d+)")
+#: Seconds to wait for "listening on": a second or two idle, longer on a loaded CI machine. An emulator
+#: that exits ends the wait at once.
+STARTUP_TIMEOUT = 120.0
 
 
 class EmulatorStartError(RuntimeError):
@@ -49,7 +52,7 @@ class EmulatorProcess:
         *,
         operation_delay: float = 1.0,
         log_path: str | os.PathLike[str] | None = None,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = STARTUP_TIMEOUT,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.operation_delay = operation_delay

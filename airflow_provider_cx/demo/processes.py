@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -62,10 +63,10 @@ class ProcessTracker:
             return list(found.values())
         return [proc for proc in found.values() if _process_group(proc.pid) not in {*outside_groups, None}]
 
-    def _is_marked(self, info: dict) -> bool:
+    def _is_marked(self, info: dict[str, Any]) -> bool:
         return (info.get("environ") or {}).get(self.marker_env) == self.marker_value
 
-    def _started_here(self, info: dict) -> bool:
+    def _started_here(self, info: dict[str, Any]) -> bool:
         return info.get("cwd") == self.workdir and (info.get("create_time") or 0) >= self._started_at
 
 

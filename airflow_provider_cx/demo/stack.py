@@ -83,6 +83,9 @@ COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 STACK_MARKER_ENV = "CX_AIRFLOW_STACK_ID"
 LOG_TAIL_LINES = 30
+#: Seconds the four components get to report healthy. About 30 s on an idle machine, well over 60 s on a
+#: loaded 2-core CI machine; the wait ends as soon as all are healthy, or at once if one dies.
+STARTUP_TIMEOUT = 300.0
 
 
 class StackError(Exception):
@@ -105,7 +108,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -169,7 +173,7 @@ class AirflowStack:
         *,
         env: Mapping[str, str] | None = None,
         connections: Mapping[str, str | Mapping[str, Any]] | None = None,
-        startup_timeout: float = 120.0,
+        startup_timeout: float = STARTUP_TIMEOUT,
         python: str | os.PathLike[str] = sys.executable,
         host: str = "127.0.0.1",
         ports: StackPorts | None = None,
@@ -474,7 +478,8 @@ class AirflowStack:
     def _read_health(self) -> dict[str, Any] | str:
         try:
             with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=5) as response:
-                return json.load(response)
+                health: dict[str, Any] = json.load(response)
+                return health
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"
 

@@ -156,11 +156,68 @@ def test_a_release_id_given_as_a_param_is_used(release: ModuleType, tmp_path: Pa
     [
         ({"prod_agent": "projects/s/locations/global/agents/a"}, "three different agents"),
         ({"release_id": "release 1"}, "release_id 'release 1' must be"),
+        ({"release_id": ".."}, "params.release_id '..' must be"),
+        ({"release_id": "."}, "params.release_id '.' must be"),
+        ({"release_id": "../../etc"}, "params.release_id '../../etc' must be"),
+        ({"release_id": "-rf"}, "params.release_id '-rf' must be"),
+        ({"release_id": "rel\x1b[2J"}, "params.release_id"),
+        ({"artifacts_base": "ARTIFACTS/../escape"}, "params.artifacts_base .* '..' segment"),
+        ({"artifacts_base": "relative/artifacts"}, "params.artifacts_base 'relative/artifacts' must be an absolute"),
     ],
 )
 def test_a_release_with_bad_params_stops_before_anything_changes(
     release: ModuleType, tmp_path: Path, overrides: dict[str, str], message: str
 ) -> None:
+    overrides = {key: value.replace("ARTIFACTS", (tmp_path / "artifacts").as_uri()) for key, value in overrides.items()}
     with pytest.raises(ValueError, match=message):
         release.prepare_release.function(params=release_params(tmp_path, **overrides), run_id="r", dag_run=FakeDagRun())
-    assert not (tmp_path / "artifacts").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_the_release_id_param_form_refuses_what_the_first_task_would(release: ModuleType) -> None:
+    """The trigger form validates against the Param's pattern; an empty id (generate one) stays valid."""
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = release.dag.params.get_param("release_id")
+    assert param.resolve("") == ""
+    assert param.resolve("2025.03-hotfix") == "2025.03-hotfix"
+    for bad in ("..", ".", "-rf", "a/b", "a" * 65):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)
+
+
+@pytest.fixture
+def validation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    return load_dag_module("cx_scheduled_validation", monkeypatch, None, tmp_path)
+
+
+def validation_params(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    targets = [{"key": "prod", "agent": "projects/p/locations/global/agents/a", "environments": ["production"]}]
+    return {"targets": targets, "artifacts_base": (tmp_path / "artifacts").as_uri(), **overrides}
+
+
+def test_scheduled_validation_plans_reports_under_the_artifacts_base(validation: ModuleType, tmp_path: Path) -> None:
+    planned = validation.plan(validation_params(tmp_path, artifacts_base=f"{tmp_path}/artifacts/"), FakeDagRun())
+
+    assert planned["folder"] == f"{(tmp_path / 'artifacts').as_uri()}/validation/20250304T050607"
+    assert planned["tests"][0]["report_destination"] == f"{planned['folder']}/prod/production"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"artifacts_base": "file:///srv/cx/../../etc"}, "params.artifacts_base .* '..' segment"),
+        ({"artifacts_base": "gs://bucket//tmp"}, "params.artifacts_base .* empty"),
+        (
+            {"targets": [{"key": "prod", "agent": "projects/p/locations/global/agents/a", "enviroments": ["x"]}]},
+            r"unknown key 'enviroments' at targets\[0\].enviroments; did you mean environments\?",
+        ),
+    ],
+)
+def test_scheduled_validation_refuses_bad_params_in_its_first_tasks(
+    validation: ModuleType, tmp_path: Path, overrides: dict[str, Any], message: str
+) -> None:
+    params = validation_params(tmp_path, **overrides)
+    with pytest.raises(ValueError, match=message):
+        validation.plan_checks.function("validate", params=params, dag_run=FakeDagRun())
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

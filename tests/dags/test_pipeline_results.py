@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from cx_pipeline_config import check_release_id
 from cx_pipeline_results import (
     backups_to_prune,
-    check_release_id,
     gate_detail,
     release_outcome,
     release_summary,

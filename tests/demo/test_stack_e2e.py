@@ -13,9 +13,10 @@ import pytest
 
 from airflow_provider_cx.demo.__main__ import approve_until_done
 from airflow_provider_cx.demo.api import AirflowAPIClient, AirflowAPIError
-from airflow_provider_cx.demo.stack import COMPONENTS, AirflowStack, ComponentDiedError
+from airflow_provider_cx.demo.stack import COMPONENTS, STARTUP_TIMEOUT, AirflowStack, ComponentDiedError
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+# The first test also starts the module's stack (up to STARTUP_TIMEOUT on a loaded machine).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(int(STARTUP_TIMEOUT) + 240)]
 
 DAGS = Path(__file__).parent / "dags"
 DAG_ID = "cx_stack_probe"

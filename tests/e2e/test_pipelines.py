@@ -15,11 +15,13 @@ import pytest
 from airflow_provider_cx import storage
 from airflow_provider_cx.demo.__main__ import approve_until_done, print_report
 from airflow_provider_cx.demo.agents import breaking_change, sample_package
+from airflow_provider_cx.demo.stack import STARTUP_TIMEOUT
 from airflow_provider_cx.emulator.testing import zip_files_as_json
 
 from .conftest import PREVIEW, PipelineWorld, task_log_lines
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+# The first test also starts the module's stack (up to STARTUP_TIMEOUT on a loaded machine).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(int(STARTUP_TIMEOUT) + 300)]
 
 RELEASE = "cx_release_promotion"
 VALIDATION = "cx_scheduled_validation"

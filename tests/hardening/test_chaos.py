@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_release import APPROVAL_TASK, APPROVER
+from chaos_release import APPROVAL_TASK, APPROVER, SERVER_START_TIMEOUT
 
 from airflow_provider_cx.demo.agents import (
     EmulatorAgents,
@@ -47,7 +47,13 @@ from airflow_provider_cx.demo.agents import (
 )
 from airflow_provider_cx.demo.emulator_process import LISTENING, emulator_command
 
-pytestmark = pytest.mark.timeout(240)
+#: A release under dag.test takes about a minute; its API server starts alongside (up to
+#: SERVER_START_TIMEOUT on a loaded machine) and the approval waits for it.
+RELEASE_TIMEOUT = 150.0 + SERVER_START_TIMEOUT
+EMULATOR_START_TIMEOUT = 120.0
+# Tiers (chaos, e2e) come from tests/conftest.py. The first test also sets up the module (an Airflow DB
+# migration, the emulator and its agents) and runs the reference release before its own.
+pytestmark = pytest.mark.timeout(int(2 * RELEASE_TIMEOUT + 240))
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("chaos_release.py")
@@ -91,17 +97,27 @@ class RestartableEmulator:
         self.address = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = EMULATOR_START_TIMEOUT) -> None:
+        """Start it and wait for "listening on"; fail at once, with its output, if it exits first."""
         argv = [*emulator_command(), "--port", str(self.port), "--data-dir", str(self.data_dir)]
         argv += ["--operation-delay", str(OPERATION_DELAY)]
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True
         )
         ready = threading.Event()
-        threading.Thread(target=self._pump, args=(self.process, ready), daemon=True).start()
-        if not ready.wait(timeout):
-            self.kill()
-            pytest.fail(f"cx-emulator did not start within {timeout} s; see {self.log_path}")
+        threading.Thread(target=self._pump, args=(process, ready), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.2):
+            if process.poll() is not None or time.monotonic() > deadline:
+                exited = process.poll()
+                self.kill()
+                why = f"exited with {exited}" if exited is not None else f"was not listening within {timeout} s"
+                pytest.fail(f"cx-emulator {why}; {self.log_path} ends:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        if not self.log_path.exists():
+            return "(nothing logged)"
+        return "".join(self.log_path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
 
     def _pump(self, process: subprocess.Popen[str], ready: threading.Event) -> None:
         assert process.stdout is not None
@@ -136,7 +152,7 @@ class ReleaseRun:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def wait(self, timeout: float = 150.0) -> dict[str, Any]:
+    def wait(self, timeout: float = RELEASE_TIMEOUT) -> dict[str, Any]:
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

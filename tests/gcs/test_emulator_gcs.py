@@ -110,3 +110,19 @@ def test_a_symlink_in_the_data_dir_does_not_lead_out_of_the_bucket(local_agents,
     with pytest.raises(exceptions.InvalidArgument, match="leads outside its bucket"):
         agents.export_agent(request=cx.ExportAgentRequest(name=agent.name, agent_uri="gs://b/link/new.zip"))
     assert sorted(p.name for p in outside.iterdir()) == ["agent.zip"]
+
+
+def test_the_storage_endpoint_without_google_cloud_storage_is_an_error_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    from airflow_provider_cx.emulator.gcs import ApiGcs, LocalGcs, open_gcs
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "127.0.0.1:1")
+    assert isinstance(open_gcs(tmp_path), ApiGcs)
+    monkeypatch.setitem(sys.modules, "google.cloud.storage", None)
+    with pytest.raises(RuntimeError, match=r"pip install 'airflow-provider-cx\[gcs\]'"):
+        open_gcs(tmp_path)
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    assert isinstance(open_gcs(tmp_path), LocalGcs)

@@ -2,22 +2,34 @@
 
 A location is an ``ObjectStoragePath``, a URI (``file://``, ``gs://``, any scheme Airflow's object
 storage knows) or a local path. Local paths and ``file://`` use pathlib directly, so the common case
-needs no fsspec backend. ``gs://`` is special: operators hand it to the CX API itself (``agent_uri``)
-instead of moving bytes through the worker, so :func:`is_gcs` lets them choose; reading or writing
-``gs://`` here needs an fsspec backend for it (not a dependency of this provider).
+needs no fsspec backend. ``gs://`` is special twice over: operators hand it to the CX API itself
+(``agent_uri``) instead of moving bytes through the worker, so :func:`is_gcs` lets them choose; and
+when bytes do move (lint, diff, reports, summaries) they go through gcsfs from the optional ``gcs``
+extra, built with the same Airflow connection and credentials as the CX hook, so it works with or
+without apache-airflow-providers-google. With ``STORAGE_EMULATOR_HOST`` set (the convention of
+google-cloud-storage and gcsfs) the objects live in that Cloud Storage emulator, reached anonymously.
+An ``ObjectStoragePath`` keeps the filesystem (and connection) it was made with.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+    from fsspec import AbstractFileSystem
 
-Location = Union[str, os.PathLike, "ObjectStoragePath"]
+Location = Union[str, "os.PathLike[str]", "ObjectStoragePath"]
+
+#: The environment variable google-cloud-storage and gcsfs read for a Cloud Storage emulator endpoint.
+STORAGE_EMULATOR_HOST_ENV = "STORAGE_EMULATOR_HOST"
+GCS_EXTRA_HINT = "pip install 'airflow-provider-cx[gcs]'"
+#: The connection the CX hook uses when none is given.
+DEFAULT_CONN_ID = "google_cloud_default"
 
 
 class StorageLocationError(ValueError):
@@ -90,18 +102,36 @@ def check_gcs_uri(uri: str) -> str:
     return uri
 
 
-def read_bytes(source: Location) -> bytes:
-    """The content of ``source``; a missing file raises FileNotFoundError naming it."""
+def read_bytes(source: Location, gcp_conn_id: str | None = None) -> bytes:
+    """The content of ``source``; a missing file raises FileNotFoundError naming it.
+
+    ``gcp_conn_id`` is the connection whose credentials read ``gs://`` strings (default: the CX
+    hook's default connection, else Application Default Credentials).
+    """
     if is_local(source):
         path = local_path(source)
         if not path.is_file():
             raise FileNotFoundError(f"{uri_of(source)} does not exist or is not a file")
         return path.read_bytes()
+    if isinstance(source, str) and is_gcs(source):
+        uri = check_gcs_uri(_text(source))
+        try:
+            return bytes(gcs_filesystem(gcp_conn_id).cat_file(uri))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{uri} does not exist or is not an object") from None
     return _object_path(source).read_bytes()
 
 
-def write_bytes(destination: Location, data: bytes) -> str:
-    """Write ``data`` to ``destination`` (parent folders created; local writes are atomic); return its URI."""
+def write_bytes(destination: Location, data: bytes, gcp_conn_id: str | None = None) -> str:
+    """Write ``data`` to ``destination`` (parent folders created; local writes are atomic); return its URI.
+
+    ``gcp_conn_id`` as for :func:`read_bytes`. A Cloud Storage object is replaced whole by one upload,
+    so readers never see half of it either.
+    """
+    if isinstance(destination, str) and is_gcs(destination):
+        uri = check_gcs_uri(_text(destination))
+        gcs_filesystem(gcp_conn_id).pipe_file(uri, data)
+        return uri
     if is_local(destination):
         path = local_path(destination)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +153,56 @@ def join(base: Location, *parts: str) -> Location:
     if is_local(text) and not text.lower().startswith("file:"):
         return str(Path(text).joinpath(*parts))
     return "/".join([text.rstrip("/"), *(part.strip("/") for part in parts)])
+
+
+def gcs_filesystem(gcp_conn_id: str | None = None) -> AbstractFileSystem:
+    """A gcsfs filesystem with the credentials and project of Airflow connection ``gcp_conn_id``.
+
+    The credentials are the CX hook's (same connection extras, impersonation and key handling);
+    ``None`` means the hook's default connection, or Application Default Credentials when that
+    connection does not exist. With ``STORAGE_EMULATOR_HOST`` set, gcsfs talks to that endpoint and
+    the credentials are anonymous, as the emulator expects. One filesystem per connection and process:
+    gcsfs runs an event loop and HTTP session that must not cross a fork (Celery and the task runner
+    fork task processes).
+    """
+    emulator = os.environ.get(STORAGE_EMULATOR_HOST_ENV, "").strip()
+    key = (gcp_conn_id, emulator, os.getpid())
+    with _filesystems_lock:
+        if key not in _filesystems:
+            _filesystems[key] = _new_gcs_filesystem(gcp_conn_id, emulator)
+        return _filesystems[key]
+
+
+_filesystems: dict[tuple[str | None, str, int], AbstractFileSystem] = {}
+_filesystems_lock = threading.Lock()
+
+
+def _new_gcs_filesystem(gcp_conn_id: str | None, emulator: str) -> AbstractFileSystem:
+    try:
+        # The JSON API filesystem itself: gcsfs.GCSFileSystem may be its experimental subclass, which
+        # probes a gRPC control plane that storage emulators do not serve (zonal buckets, unused here).
+        from gcsfs.core import GCSFileSystem
+    except ImportError as error:
+        raise StorageLocationError(f"gs:// locations need gcsfs, in the gcs extra: {GCS_EXTRA_HINT}") from error
+    if emulator and emulator != "default":
+        # No connection lookup: the emulator takes any project and no credentials.
+        return GCSFileSystem(token="anon", project="cx-local")
+    credentials, project = _credentials_of(gcp_conn_id)
+    return GCSFileSystem(token=credentials, project=project) if credentials else GCSFileSystem(project=project)
+
+
+def _credentials_of(gcp_conn_id: str | None) -> tuple[Any, str | None]:
+    """The CX hook's credentials and project for the connection; ``(None, None)`` means ADC (default only)."""
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.hooks.errors import CXConnectionNotFoundError
+
+    hook = DialogflowCXHook(gcp_conn_id=gcp_conn_id or DEFAULT_CONN_ID)
+    try:
+        return hook.get_credentials(), hook.project_id
+    except CXConnectionNotFoundError:
+        if gcp_conn_id is not None:
+            raise
+        return None, None
 
 
 def _object_path(location: Location) -> ObjectStoragePath:

@@ -1,4 +1,4 @@
-# Sourced by scripts/*: creates .venv (once) and installs the project with its test extras into it.
+# Sourced by scripts/*: creates .venv (once) and installs the project with its test, gcs and celery extras into it.
 VENV="${CX_VENV:-$PWD/.venv}"
 PY="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -7,7 +7,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.cx-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q -e ".[test,gcs,celery]"
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -50,6 +50,14 @@ runner's settings (``AIRFLOW_HOME``, ``AIRFLOW__CORE__UNIT_TEST_MODE``...) never
 - ``AIRFLOW__LOGGING__COLORED_CONSOLE_LOG=False``: no ANSI escapes in the log files.
 - ``PYTHONUNBUFFERED=1``: log files are current when a component dies, so its last lines explain why.
 - ``CX_AIRFLOW_STACK_ID``: a random marker of this stack's processes; at stop those still alive are killed.
+
+With ``celery=CeleryWorkers(broker_url)`` (and a ``database_url`` many processes can share, e.g.
+PostgreSQL) the stack runs CeleryExecutor instead: ``AIRFLOW__CORE__EXECUTOR=CeleryExecutor``,
+``AIRFLOW__CELERY__BROKER_URL``, ``AIRFLOW__CELERY__RESULT_BACKEND`` (``db+`` the database),
+``AIRFLOW__CELERY__WORKER_CONCURRENCY``, and ``count`` more components, ``celery-worker-<n>``, each
+``airflow celery worker --celery-hostname worker-<n>@%h --skip-serve-logs`` (two log servers on one host
+would need two ports; the task logs are files under the home) in a working directory of its own,
+``<home>/workers/worker-<n>``, so nothing but the configured storage is shared between them.
 """
 
 from __future__ import annotations
@@ -86,6 +94,19 @@ LOG_TAIL_LINES = 30
 #: Seconds the four components get to report healthy. About 30 s on an idle machine, well over 60 s on a
 #: loaded 2-core CI machine; the wait ends as soon as all are healthy, or at once if one dies.
 STARTUP_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class CeleryWorkers:
+    """Run the stack with CeleryExecutor and ``count`` workers on ``broker_url`` (e.g. ``redis://...``)."""
+
+    broker_url: str
+    count: int = 2
+    concurrency: int = 2
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f"celery-worker-{index}" for index in range(1, self.count + 1))
 
 
 class StackError(Exception):
@@ -164,6 +185,8 @@ class AirflowStack:
     :param python: interpreter that has Airflow installed (default: the current one).
     :param host: interface the API server binds to.
     :param ports: fixed ports (e.g. the API on 8080 for a stable UI address); default: free ones at start.
+    :param database_url: SQLAlchemy URL of the metadata database (default: SQLite in the home).
+    :param celery: run CeleryExecutor with these workers instead of LocalExecutor.
     """
 
     def __init__(
@@ -177,6 +200,8 @@ class AirflowStack:
         python: str | os.PathLike[str] = sys.executable,
         host: str = "127.0.0.1",
         ports: StackPorts | None = None,
+        database_url: str | None = None,
+        celery: CeleryWorkers | None = None,
     ) -> None:
         self.dags_folder = Path(dags_folder).resolve()
         self.home = Path(home).resolve()
@@ -187,6 +212,9 @@ class AirflowStack:
         self.host = host
         self.stack_id = secrets.token_hex(8)
         self.ports = ports
+        self.database_url = database_url
+        self.celery = celery
+        self.component_names: tuple[str, ...] = COMPONENTS + (celery.names if celery else ())
         self._fixed_ports = ports is not None
         self._components: dict[str, _Component] = {}
         self._previous_sigterm: Any = None
@@ -213,9 +241,9 @@ class AirflowStack:
         return f"http://{self.host}:{self.ports.api}"
 
     def log_path(self, component: str) -> Path:
-        """The log file of one component (one of ``COMPONENTS``)."""
-        if component not in COMPONENTS:
-            raise StackConfigError(f"unknown Airflow component {component!r}; expected one of {COMPONENTS}")
+        """The log file of one component (one of ``component_names``)."""
+        if component not in self.component_names:
+            raise StackConfigError(f"unknown Airflow component {component!r}; expected one of {self.component_names}")
         return self.logs_dir / f"{component}.log"
 
     def pid(self, component: str) -> int:
@@ -264,9 +292,10 @@ class AirflowStack:
         self._install_sigterm_handler()
         try:
             self._migrate()
-            for name in COMPONENTS:
+            for name in self.component_names:
                 self._spawn(name)
             self._wait_healthy()
+            self._wait_workers_ready()
         except BaseException:
             self.stop()
             raise
@@ -349,11 +378,12 @@ class AirflowStack:
     def _environment(self, ports: StackPorts) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
         base_url = f"http://{self.host}:{ports.api}"
+        database_url = self.database_url or f"sqlite:///{self.home / 'airflow.db'}"
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if self.celery else "LocalExecutor",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -382,6 +412,14 @@ class AirflowStack:
                 STACK_MARKER_ENV: self.stack_id,
             }
         )
+        if self.celery:
+            env.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": self.celery.broker_url,
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url,
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.celery.concurrency),
+                }
+            )
         env.update(self.extra_env)
         for conn_id, value in self.connections.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value if isinstance(value, str) else json.dumps(value)
@@ -412,8 +450,15 @@ class AirflowStack:
     def _spawn(self, name: str) -> None:
         assert self.ports is not None
         argv = [self.python, "-m", "airflow", name]
+        cwd = self.workdir
         if name == "api-server":
             argv += ["--host", self.host, "--port", str(self.ports.api)]
+        if name.startswith("celery-worker-"):
+            worker = name.removeprefix("celery-")
+            argv = [self.python, "-m", "airflow", "celery", "worker", "--skip-serve-logs"]
+            argv += ["--celery-hostname", f"{worker}@%h"]
+            cwd = self.home / "workers" / worker
+            cwd.mkdir(parents=True, exist_ok=True)
         component = _Component(name=name, log_path=self.log_path(name))
         component.log_file = component.log_path.open("ab")
         self._components[name] = component
@@ -421,7 +466,7 @@ class AirflowStack:
         component.process = subprocess.Popen(
             argv,
             env=self.environment(),
-            cwd=self.workdir,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=component.log_file,
             stderr=subprocess.STDOUT,
@@ -462,6 +507,27 @@ class AirflowStack:
             warm_up[0].result()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _wait_workers_ready(self) -> None:
+        """Wait until every Celery worker logs ``ready``: only then does it take tasks off the broker."""
+        workers = self.celery.names if self.celery else ()
+
+        def all_ready() -> bool:
+            self.check_alive()
+            return all(" ready." in log_tail(self.log_path(name), 200) for name in workers)
+
+        def give_up(_: Any) -> None:
+            tails = "\n".join(f"--- {name}:\n{log_tail(self.log_path(name), 10)}" for name in workers)
+            raise StackStartError(
+                f"the Celery workers did not report ready within {self.startup_timeout:.0f} s\n{tails}"
+            )
+
+        Retrying(
+            retry=retry_if_result(lambda ready: not ready),
+            stop=stop_after_delay(self.startup_timeout),
+            wait=wait_fixed(0.5),
+            retry_error_callback=give_up,
+        )(all_ready)
 
     def _warm_execution_api(self) -> None:
         # The Execution API app is built on its first request, which takes ~7 s on 2 CPUs: longer than the

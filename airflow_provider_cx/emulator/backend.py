@@ -18,7 +18,7 @@ import grpc
 from airflow_provider_cx.emulator.calls import CallRecorder
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.faults import FaultInjector, FaultPlan
-from airflow_provider_cx.emulator.gcs import LocalGcs
+from airflow_provider_cx.emulator.gcs import open_gcs
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.operations import OperationManager, Work
 from airflow_provider_cx.emulator.store import AgentRecord, AgentStore
@@ -45,7 +45,7 @@ class Backend:
         if gcs_root is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="cx-emulator-gcs-")
             gcs_root = self._tmp.name
-        self.gcs = LocalGcs(gcs_root)
+        self.gcs = open_gcs(gcs_root)
         self._environment_resolver: EnvironmentResolver | None = None
 
     # --- per call -------------------------------------------------------------------------------

@@ -17,8 +17,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from airflow_provider_cx import storage
 from airflow_provider_cx.package.io import read_package
-from airflow_provider_cx.package.model import PackageError
+from airflow_provider_cx.package.model import AgentPackage, PackageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 _GATES = ("ERROR", "WARNING", "INFO", "NONE")
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (PackageError, OSError) as err:
+    except (PackageError, OSError, storage.StorageLocationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
 
@@ -42,7 +43,7 @@ def _lint(args: argparse.Namespace) -> int:
     except LintConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
-    package = read_package(args.path)
+    package = _read(args.path)
     findings = lint_package(package, config)
     gate = args.fail_on.upper()
     report_gate = "ERROR" if gate == "NONE" else gate
@@ -54,7 +55,7 @@ def _lint(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from airflow_provider_cx.package.diff import diff_packages
 
-    diff = diff_packages(read_package(args.base), read_package(args.target))
+    diff = diff_packages(_read(args.base), _read(args.target))
     if args.format == "json":
         text = json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -70,6 +71,16 @@ def _rules(args: argparse.Namespace) -> int:
     for rule in sorted(RULES.values(), key=lambda r: r.id):
         print(f"{rule.id:<{width}}  {rule.severity:<7}  {rule.summary}")
     return EXIT_OK
+
+
+def _source(value: str) -> Path | str:
+    """A local path, or a gs:// URI kept as text (Path would fold its ``//``)."""
+    return value if storage.is_gcs(value) else Path(value)
+
+
+def _read(source: Path | str) -> AgentPackage:
+    """The package at a local path, or in Cloud Storage through :mod:`airflow_provider_cx.storage`."""
+    return read_package(storage.read_bytes(source) if isinstance(source, str) else source)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -90,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     lint = commands.add_parser("lint", help="lint an agent package (a zip or a folder)")
-    lint.add_argument("path", type=Path, help="the agent package: a .zip export or an unzipped folder")
+    lint.add_argument(
+        "path", type=_source, help="the agent package: a .zip export, an unzipped folder or a gs:// object"
+    )
     lint.add_argument("--config", type=Path, help="lint configuration (.json or .toml)")
     lint.add_argument("--format", choices=("json", "markdown", "junit"), default="markdown")
     lint.add_argument(
@@ -100,8 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     lint.set_defaults(run=_lint)
 
     diff = commands.add_parser("diff", help="release notes: what changed from BASE to TARGET")
-    diff.add_argument("base", type=Path)
-    diff.add_argument("target", type=Path)
+    diff.add_argument("base", type=_source)
+    diff.add_argument("target", type=_source)
     diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
     diff.add_argument("--title", help="heading of the Markdown release notes")
     diff.add_argument("--output", type=Path, help="write the notes here instead of stdout")

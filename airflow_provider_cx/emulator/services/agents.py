@@ -121,7 +121,7 @@ class AgentsService(Service):
         if request.HasField("git_destination"):
             raise InvalidArgument("git_destination is not supported by the emulator; export to agent_uri or content")
         if request.agent_uri:
-            self.backend.gcs.path_of(request.agent_uri)
+            self.backend.gcs.check(request.agent_uri)
         data_format = request.data_format or DataFormat.BLOB
         if data_format not in (DataFormat.BLOB, DataFormat.JSON_PACKAGE):
             raise InvalidArgument(f"data_format {request.data_format} is not supported")

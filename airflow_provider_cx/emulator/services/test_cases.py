@@ -345,7 +345,7 @@ class TestCasesService(Service):
     def export_test_cases(self, request: Any, context: grpc.ServicerContext) -> Any:
         path = parse(request.parent, (), "agent")
         if request.gcs_uri:
-            self.backend.gcs.path_of(request.gcs_uri)
+            self.backend.gcs.check(request.gcs_uri)
         data_format = request.data_format or _DataFormat.BLOB
         if data_format not in (_DataFormat.BLOB, _DataFormat.JSON):
             raise InvalidArgument(f"data_format {request.data_format} is not supported; use BLOB or JSON")

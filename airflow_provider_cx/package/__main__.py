@@ -5,6 +5,9 @@
     python -m airflow_provider_cx.package diff BASE TARGET [--format markdown|json] [--output F]
     python -m airflow_provider_cx.package rules
 
+lint and diff take the reading limits --max-bytes, --max-entry-bytes, --max-files, --max-ratio and
+--max-json-depth (defaults: those of ReadLimits); a package past one is refused, not read.
+
 Exit codes: 0 success (for lint: no finding reaches the gate), 1 a finding reaches the gate,
 2 the input (package, configuration, arguments) cannot be read.
 """
@@ -17,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_cx.package.io import read_package
+from airflow_provider_cx.package.io import ReadLimits, read_package
 from airflow_provider_cx.package.model import PackageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
@@ -27,10 +30,26 @@ _GATES = ("ERROR", "WARNING", "INFO", "NONE")
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
-    except (PackageError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        code: int = args.run(args)
+    except (PackageError, OSError, ValueError) as err:  # ValueError: a limit flag out of range
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_UNREADABLE
+    return code
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line with control characters shown escaped: it names untrusted paths."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _limits(args: argparse.Namespace) -> ReadLimits:
+    return ReadLimits(
+        max_total_bytes=args.max_bytes,
+        max_entry_bytes=args.max_entry_bytes,
+        max_files=args.max_files,
+        max_compression_ratio=args.max_ratio,
+        max_json_depth=args.max_json_depth,
+    )
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -42,7 +61,7 @@ def _lint(args: argparse.Namespace) -> int:
     except LintConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
-    package = read_package(args.path)
+    package = read_package(args.path, _limits(args))
     findings = lint_package(package, config)
     gate = args.fail_on.upper()
     report_gate = "ERROR" if gate == "NONE" else gate
@@ -54,7 +73,8 @@ def _lint(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from airflow_provider_cx.package.diff import diff_packages
 
-    diff = diff_packages(read_package(args.base), read_package(args.target))
+    limits = _limits(args)
+    diff = diff_packages(read_package(args.base, limits), read_package(args.target, limits))
     if args.format == "json":
         text = json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -85,6 +105,20 @@ def _gate(value: str) -> str:
     return value.upper()
 
 
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    defaults = ReadLimits()
+    limits = parser.add_argument_group("reading limits (a package past one is refused, exit 2)")
+    for flag, field, what in (
+        ("--max-bytes", "max_total_bytes", "bytes all files may inflate to"),
+        ("--max-entry-bytes", "max_entry_bytes", "bytes one file may inflate to"),
+        ("--max-files", "max_files", "files in the package"),
+        ("--max-ratio", "max_compression_ratio", "compression ratio of a file past 1 MiB"),
+        ("--max-json-depth", "max_json_depth", "nesting of a JSON file"),
+    ):
+        default = getattr(defaults, field)
+        limits.add_argument(flag, type=int, default=default, metavar="N", help=f"{what} (default {default})")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_cx.package", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on", type=_gate, default="ERROR", help="exit 1 when a finding is at least this severe (NONE: never)"
     )
     lint.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    _add_limit_options(lint)
     lint.set_defaults(run=_lint)
 
     diff = commands.add_parser("diff", help="release notes: what changed from BASE to TARGET")
@@ -105,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
     diff.add_argument("--title", help="heading of the Markdown release notes")
     diff.add_argument("--output", type=Path, help="write the notes here instead of stdout")
+    _add_limit_options(diff)
     diff.set_defaults(run=_diff)
 
     rules = commands.add_parser("rules", help="list the lint rules with their default severity")

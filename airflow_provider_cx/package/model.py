@@ -43,6 +43,18 @@ class PackageError(ValueError):
     """The package cannot be read or is not a Dialogflow CX JSON package."""
 
 
+class PackageLimitError(PackageError):
+    """The package exceeds a reading limit (bytes, files, nesting or compression ratio): see ``ReadLimits``."""
+
+
+class UnsafePackageError(PackageError):
+    """The archive is built so that tools could disagree on it or a reader could be harmed.
+
+    Paths that escape the package, duplicate entries, encrypted entries and compression methods no
+    agent export uses.
+    """
+
+
 def encode_stem(display_name: str) -> str:
     """File-name form of a display name, escaping what exports escape (lower-case hex, as CX writes it)."""
     if not display_name.strip():

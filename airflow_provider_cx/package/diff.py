@@ -10,15 +10,18 @@ how many pages it brings or takes away.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from airflow_provider_cx.package.markdown import md_code as markdown_code
+from airflow_provider_cx.package.markdown import md_text
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
-from airflow_provider_cx.package.reports import markdown_code, markdown_escape
 
 ADDED, REMOVED, CHANGED, RENAMED = "added", "removed", "changed", "renamed"
+_WRAP = 100  # columns of the release notes' summary paragraph
 _VOLATILE_KEYS = {"lastTestResult", "creationTime"}
 _ROUTE_LISTS = {"transitionRoutes": "route", "eventHandlers": "event handler"}
 _TYPE_OF_COLLECTION = {
@@ -217,7 +220,7 @@ def _details(resource_type: str, old: Resource, new: Resource) -> list[str]:
     skip = {"displayName", "name", *_VOLATILE_KEYS}
     if resource_type in ("flow", "page", "transitionRouteGroup"):
         skip |= set(_ROUTE_LISTS)  # reported route by route
-    details = [f"{key} changed" for key in _changed_keys(old.data, new.data, skip)]
+    details = [f"{md_text(key)} changed" for key in _changed_keys(old.data, new.data, skip)]
     if resource_type == "testCase":
         turns = [len(_list(r.data.get("testCaseConversationTurns"))) for r in (old, new)]
         details = [
@@ -233,7 +236,7 @@ def _details(resource_type: str, old: Resource, new: Resource) -> list[str]:
     own_parts = ("trainingPhrases/", "entities/") if resource_type in ("intent", "entityType") else ()
     for file in _file_changes(old.parts, new.parts):
         if not file.path.startswith(own_parts):
-            details.append(f"file {file.path} {file.change}")
+            details.append(f"file {md_text(file.path)} {file.change}")
     return details
 
 
@@ -340,7 +343,7 @@ def _route_details(old: dict[str, Any], new: dict[str, Any]) -> Iterator[str]:
     others = _changed_keys(
         old, new, {"name", "intent", "condition", "event", "targetPage", "targetFlow", "targetPlaybook"}
     )
-    yield from (f"{key} changed" for key in others)
+    yield from (f"{md_text(key)} changed" for key in others)
 
 
 def _shown(value: Any) -> str:
@@ -395,7 +398,7 @@ def _entity_details(old: Resource, new: Resource) -> list[str]:
         ("synonyms changed", sorted(k for k in before.keys() & after.keys() if before[k] != after[k])),
     ):
         if keys:
-            details.append(f"{label}: " + ", ".join(f"{value} ({lang})" for lang, value in keys))
+            details.append(f"{label}: " + ", ".join(f"{md_text(value)} ({md_text(lang)})" for lang, value in keys))
     return details
 
 
@@ -427,7 +430,7 @@ def _release_notes(diff: PackageDiff, title: str | None) -> list[str]:
     if title is None:
         names = [n for n in (diff.base_name, diff.target_name) if n]
         title = "Release notes" + (f": {' → '.join(dict.fromkeys(names))}" if names else "")
-    lines = [f"# {markdown_escape(title)}", ""]
+    lines = [f"# {md_text(title)}", ""]
     if diff.is_empty:
         return [*lines, "No changes."]
     lines += [_summary_line(diff), ""]
@@ -442,7 +445,7 @@ def _release_notes(diff: PackageDiff, title: str | None) -> list[str]:
     others = sorted({c.resource_type for c in diff.resources} - {t for t, _ in _SECTIONS})
     for resource_type in others:
         lines += [
-            f"## {markdown_escape(resource_type)}",
+            f"## {md_text(resource_type)}",
             "",
             *(_resource_line(c, diff) for c in diff.of_type(resource_type)),
             "",
@@ -470,17 +473,19 @@ def _summary_line(diff: PackageDiff) -> str:
         label = {"entityType": "entity type", "testCase": "test case", "transitionRouteGroup": "route group"}
         label.update(trainingPhrase="training phrase")
         for change, n in counts.items():
-            parts.append(f"{n} {label.get(kind, kind)}{'s' if n != 1 else ''} {change}")
+            parts.append(f"{n} {label.get(kind, md_text(kind))}{'s' if n != 1 else ''} {change}")
     if diff.agent_settings:
         parts.append(f"{len(diff.agent_settings)} agent setting(s) changed")
     if diff.files:
         parts.append(f"{len(diff.files)} other file(s) changed")
-    return "**Summary:** " + ", ".join(parts) + "."
+    # Wrapped: a Markdown paragraph may span lines, and a one-line summary of a big release is unreadable.
+    text = "**Summary:** " + ", ".join(parts) + "."
+    return textwrap.fill(text, width=_WRAP, break_long_words=False, break_on_hyphens=False)
 
 
 def _resource_line(change: ResourceChange, diff: PackageDiff) -> str:
     label = {"entityType": "entity type", "testCase": "test case", "transitionRouteGroup": "route group"}
-    kind = label.get(change.resource_type, change.resource_type)
+    kind = label.get(change.resource_type, md_text(change.resource_type))
     name = markdown_code(change.display_name)
     if change.change == RENAMED:
         text = f"- **Renamed** {kind} {markdown_code(change.previous_name or '')} → {name}"
@@ -493,7 +498,7 @@ def _resource_line(change: ResourceChange, diff: PackageDiff) -> str:
     if change.resource_type == "intent":
         phrases = [p for p in diff.training_phrases if p.intent == change.display_name]
         text += "".join(
-            f"\n  - {p.language}: {'+' if p.change == ADDED else '-'} {markdown_code(p.text)}" for p in phrases
+            f"\n  - {md_text(p.language)}: {'+' if p.change == ADDED else '-'} {markdown_code(p.text)}" for p in phrases
         )
     return text
 

@@ -280,34 +280,59 @@ def _flow_routes(old: Flow, new: Flow) -> list[RouteChange]:
 def _route_changes(old: Resource, new: Resource, owner_type: str, flow: str | None) -> list[RouteChange]:
     changes = []
     for list_key, label in _ROUTE_LISTS.items():
-        before, after = _keyed_routes(old.data.get(list_key)), _keyed_routes(new.data.get(list_key))
-        for key, route in after.items():
-            if key not in before:
+        before, after = _routes(old.data.get(list_key)), _routes(new.data.get(list_key))
+        paired = _pair_routes(before, after)
+        for route in after:
+            previous = paired.get(id(route))
+            if previous is None:
                 changes.append(RouteChange(owner_type, new.display_name, flow, ADDED, _describe(label, route)))
-            elif _strip_id(before[key]) != _strip_id(route):
-                details = tuple(_route_details(before[key], route))
+            elif _strip_id(previous) != _strip_id(route):
+                details = tuple(_route_details(previous, route))
                 changes.append(
                     RouteChange(owner_type, new.display_name, flow, CHANGED, _describe(label, route), details)
                 )
-        for key, route in before.items():
-            if key not in after:
+        kept = {id(route) for route in paired.values()}
+        for route in before:
+            if id(route) not in kept:
                 changes.append(RouteChange(owner_type, new.display_name, flow, REMOVED, _describe(label, route)))
     return changes
 
 
-def _keyed_routes(routes: Any) -> dict[Any, dict[str, Any]]:
-    keyed: dict[Any, dict[str, Any]] = {}
-    for route in routes if isinstance(routes, list) else []:
-        if not isinstance(route, dict):
-            continue
-        if isinstance(route.get("name"), str) and route["name"]:
-            key: Any = ("id", route["name"])
-        else:
-            key = ("trigger", str(route.get("intent")), str(route.get("condition")), str(route.get("event")))
-        while key in keyed:  # identical triggers without ids: keep them apart by position
-            key = (*key, "again")
-        keyed[key] = route
-    return keyed
+def _routes(routes: Any) -> list[dict[str, Any]]:
+    return [route for route in _list(routes) if isinstance(route, dict)]
+
+
+def _pair_routes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """``{id(new route): old route}``: the same route id, or else the same trigger, in order.
+
+    Route ids differ between agents (dev and prod were created apart) and some exports have none,
+    so a route the release only retargets must still pair with its old self, by what triggers it.
+    """
+    by_id = {_route_id(route): route for route in before if _route_id(route)}
+    paired: dict[int, dict[str, Any]] = {}
+    for route in after:
+        previous = by_id.pop(_route_id(route), None)
+        if previous is not None:
+            paired[id(route)] = previous
+    taken = {id(route) for route in paired.values()}
+    by_trigger: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for route in before:
+        if id(route) not in taken:
+            by_trigger.setdefault(_trigger(route), []).append(route)
+    for route in after:
+        waiting = by_trigger.get(_trigger(route)) if id(route) not in paired else None
+        if waiting:
+            paired[id(route)] = waiting.pop(0)
+    return paired
+
+
+def _route_id(route: dict[str, Any]) -> str:
+    name = route.get("name")
+    return name if isinstance(name, str) else ""
+
+
+def _trigger(route: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(route.get("intent")), str(route.get("condition")), str(route.get("event")))
 
 
 def _strip_id(route: dict[str, Any]) -> dict[str, Any]:

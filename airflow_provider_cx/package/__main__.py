@@ -5,6 +5,9 @@
     python -m airflow_provider_cx.package diff BASE TARGET [--format markdown|json] [--output F]
     python -m airflow_provider_cx.package rules
 
+lint on a folder that holds several agents (agent folders or .zip exports, no agent.json of its own)
+lints each: one report section per agent (a JSON list with --format json), the worst exit code.
+
 lint and diff take the reading limits --max-bytes, --max-entry-bytes, --max-files, --max-ratio and
 --max-json-depth (defaults: those of ReadLimits); a package past one is refused, not read.
 
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from airflow_provider_cx.package.io import ReadLimits, read_package
+from airflow_provider_cx.package.io import ReadLimits, agent_sources, read_package
 from airflow_provider_cx.package.model import PackageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
@@ -61,13 +65,29 @@ def _lint(args: argparse.Namespace) -> int:
     except LintConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
-    package = read_package(args.path, _limits(args))
-    findings = lint_package(package, config)
+    sources = agent_sources(args.path)
+    if len(sources) > 1 and args.format == "junit":
+        raise PackageError(
+            f"{args.path} holds {len(sources)} agent packages; JUnit output takes one: "
+            "lint each, or use --format markdown or json"
+        )
     gate = args.fail_on.upper()
     report_gate = "ERROR" if gate == "NONE" else gate
-    _emit(render_findings(findings, args.format, fail_on=report_gate, source=str(args.path)), args.output)
-    failed = gate != "NONE" and any(f.reaches(gate) for f in findings)
-    return EXIT_FINDINGS if failed else EXIT_OK
+    reports, codes = [], []
+    for source in sources:  # a folder of several agents: one report section each, the worst exit code
+        try:
+            findings = lint_package(read_package(source, _limits(args)), config)
+        except PackageError as err:
+            print(f"error: {_one_line(str(err))}", file=sys.stderr)
+            codes.append(EXIT_UNREADABLE)
+            continue
+        reports.append(render_findings(findings, args.format, fail_on=report_gate, source=str(source)))
+        codes.append(EXIT_FINDINGS if gate != "NONE" and any(f.reaches(gate) for f in findings) else EXIT_OK)
+    if len(sources) == 1 or args.format != "json":
+        _emit("\n".join(reports), args.output)
+    else:
+        _emit(json.dumps([json.loads(report) for report in reports], indent=2, ensure_ascii=False) + "\n", args.output)
+    return max(codes)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -88,8 +108,13 @@ def _rules(args: argparse.Namespace) -> int:
 
     width = max(len(rule_id) for rule_id in RULES)
     for rule in sorted(RULES.values(), key=lambda r: r.id):
-        print(f"{rule.id:<{width}}  {rule.severity:<7}  {rule.summary}")
+        print(f"{rule.id:<{width}}  {rule.severity:<7}  {_plain(rule.summary)}")
     return EXIT_OK
+
+
+def _plain(text: str) -> str:
+    """A docstring summary as terminal text: reStructuredText ``literals`` lose their backquotes."""
+    return re.sub(r"``(.+?)``", r"\1", text)
 
 
 def _emit(text: str, output: Path | None) -> None:

@@ -76,6 +76,23 @@ def parse_files(raw: dict[str, bytes], limits: ReadLimits | None = None) -> Agen
     return _build(files)
 
 
+def agent_sources(path: str | os.PathLike[str]) -> list[Path]:
+    """The agent packages at ``path``: itself, unless it is a folder that holds several of them.
+
+    A folder with an ``agent.json`` of its own, or with a single package somewhere below, is one
+    package. Otherwise each outermost folder holding an ``agent.json`` and each ``.zip`` directly
+    inside is one, so a folder of exports is never silently read as just one of them.
+    """
+    root = Path(path)
+    if not root.is_dir() or (root / AGENT_FILE).is_file():
+        return [root]
+    folders = {p.parent for p in root.rglob(AGENT_FILE) if p.is_file() and not p.is_symlink()}
+    outermost = [f for f in folders if not any(other in f.parents for other in folders)]
+    zips = [p for p in root.iterdir() if p.suffix.lower() == ".zip" and p.is_file() and not p.is_symlink()]
+    found = sorted([*outermost, *zips])
+    return found if len(found) > 1 else [root]
+
+
 def package_files(package: AgentPackage) -> dict[str, bytes]:
     """Every file of the package as bytes, by path: the inverse of :func:`parse_files`."""
     files: dict[str, JSON] = dict(package.other_files)
@@ -215,6 +232,7 @@ def _dump(value: JSON) -> bytes:
 __all__ = [
     "PackageSource",
     "ReadLimits",
+    "agent_sources",
     "flow_route_group_path",
     "package_files",
     "page_path",

@@ -14,13 +14,14 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_provider_cx.package.markdown import md_code as markdown_code
 from airflow_provider_cx.package.markdown import md_text
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
 ADDED, REMOVED, CHANGED, RENAMED = "added", "removed", "changed", "renamed"
+_R = TypeVar("_R", bound=Resource)
 _WRAP = 100  # columns of the release notes' summary paragraph
 _VOLATILE_KEYS = {"lastTestResult", "creationTime"}
 _ROUTE_LISTS = {"transitionRoutes": "route", "eventHandlers": "event handler"}
@@ -112,7 +113,7 @@ class PackageDiff:
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Counts by resource type and change kind, e.g. ``{"page": {"added": 2}}``; routes included."""
-        counts: dict[str, Counter] = {}
+        counts: dict[str, Counter[str]] = {}
         for change in self.resources:
             counts.setdefault(change.resource_type, Counter())[change.change] += 1
         for route in self.routes:
@@ -173,13 +174,13 @@ def diff_packages(base: AgentPackage, target: AgentPackage) -> PackageDiff:
 
 
 # --- matching -------------------------------------------------------------------------------------
-def _match(old: list[Resource], new: list[Resource]) -> tuple[list[tuple[Resource, Resource]], list, list]:
+def _match(old: list[_R], new: list[_R]) -> tuple[list[tuple[_R, _R]], list[_R], list[_R]]:
     """Pairs by display name, then leftovers by id (renames); the rest are added / removed."""
-    pairs = []
-    new_by_name: dict[str, list[Resource]] = {}
+    pairs: list[tuple[_R, _R]] = []
+    new_by_name: dict[str, list[_R]] = {}
     for res in new:
         new_by_name.setdefault(res.display_name, []).append(res)
-    unmatched_old = []
+    unmatched_old: list[_R] = []
     for res in old:
         candidates = new_by_name.get(res.display_name)
         if candidates:
@@ -188,7 +189,7 @@ def _match(old: list[Resource], new: list[Resource]) -> tuple[list[tuple[Resourc
             unmatched_old.append(res)
     unmatched_new = [r for group in new_by_name.values() for r in group]
     new_by_id = {r.id: r for r in unmatched_new if r.id}
-    removed = []
+    removed: list[_R] = []
     for res in unmatched_old:
         twin = new_by_id.pop(res.id, None) if res.id else None
         if twin is not None:
@@ -409,7 +410,7 @@ def _entities(entity_type: Resource) -> dict[tuple[str, str], tuple[str, ...]]:
         entities = part.get("entities") if isinstance(part, dict) else None
         for entity in entities if isinstance(entities, list) else []:
             if isinstance(entity, dict):
-                synonyms = entity.get("synonyms") if isinstance(entity.get("synonyms"), list) else []
+                synonyms = _list(entity.get("synonyms"))
                 found[(lang, str(entity.get("value", "")))] = tuple(sorted(map(str, synonyms)))
     return found
 

@@ -83,7 +83,7 @@ class JUnitSuite:
 def junit_xml(suites: Sequence[JUnitSuite], name: str = "") -> str:
     """A ``<testsuites>`` document with counts and times summed, as CI servers expect."""
     root = ET.Element("testsuites", {"name": _xml(name)} if name else {})
-    totals = Counter()
+    totals: Counter[str] = Counter()
     total_time = 0.0
     for suite in suites:
         counts = _counts(suite.cases)
@@ -116,7 +116,7 @@ def _counts(cases: Sequence[JUnitCase]) -> dict[str, int]:
     }
 
 
-def _counts_from(totals: Counter) -> dict[str, int]:
+def _counts_from(totals: Counter[str]) -> dict[str, int]:
     return {key: totals.get(key, 0) for key in ("tests", "failures", "errors", "skipped")}
 
 

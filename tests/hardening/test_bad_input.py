@@ -205,6 +205,23 @@ def test_bad_package_is_refused_before_the_backup_and_the_restore(
     assert not Path("/tmp/cx-zip-slip.json").exists()
 
 
+@pytest.mark.parametrize(("make_package", "problem"), BAD_PACKAGES)
+def test_the_emulator_refuses_a_bad_package_as_invalid_argument(
+    make_package: Any, problem: str, target_agent: str, cx_connection: Any
+) -> None:
+    """The same packages sent straight to RestoreAgent (no operator check): INVALID_ARGUMENT, not INTERNAL."""
+    from google.api_core import exceptions
+    from google.cloud import dialogflowcx_v3 as cx
+
+    client = cx_connection.client(cx.AgentsClient)
+    with (
+        nothing_changes(cx_connection, target_agent, refused_by_server=("RestoreAgent",)),
+        pytest.raises(exceptions.InvalidArgument, match=problem),
+    ):
+        client.restore_agent(request={"name": target_agent, "agent_content": make_package()}).result(timeout=30)
+    assert not Path("/tmp/cx-zip-slip.json").exists()
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

@@ -162,3 +162,12 @@ def test_rules_and_help_are_plain_text(capsys):
         with pytest.raises(SystemExit):
             main(command)
         assert "``" not in capsys.readouterr().out
+
+
+def test_a_deeply_nested_lint_config_is_a_config_error(clean_zip, tmp_path, capsys):
+    for name, text in (("deep.json", '{"a":' * 100_000 + "1" + "}" * 100_000), ("deep.toml", "a = " + "[" * 100_000)):
+        config = tmp_path / name
+        config.write_text(text)
+        assert main(["lint", str(clean_zip), "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {config} nests too deeply to be a lint configuration\n"

@@ -48,8 +48,8 @@ class ReadLimits:
         max_total_bytes: bytes all files of the package may inflate to together (512 MiB).
         max_entry_bytes: bytes one file may inflate to (64 MiB).
         max_files: files in the package (100,000).
-        max_compression_ratio: inflated to compressed bytes of one entry, checked once the entry
-            passes 1 MiB (100:1).
+        max_compression_ratio: inflated to compressed bytes of one entry, and of the whole archive,
+            checked once past 1 MiB (100:1).
         max_json_depth: nesting of arrays and objects in one JSON file (64).
     """
 
@@ -131,8 +131,11 @@ def _check_magic(head: bytes, label: str) -> None:
 class _Budget:
     """Bytes produced so far against the limits of one read; raises as soon as one is passed."""
 
-    def __init__(self, limits: ReadLimits, label: str) -> None:
+    def __init__(self, limits: ReadLimits, label: str, archive_size: int | None = None) -> None:
         self.limits, self.label, self.total = limits, label, 0
+        # Many small entries each under the per-entry ratio check must not add up to a bomb either.
+        ratio = limits.max_compression_ratio
+        self.total_cap = None if archive_size is None else max(_RATIO_FLOOR, archive_size * ratio)
 
     def add(self, name: str, produced: int, chunk: int, ratio_cap: int | None = None) -> None:
         self.total += chunk
@@ -152,6 +155,11 @@ class _Budget:
                 f"{self.label}: {name} is compressed more than {limits.max_compression_ratio}:1 "
                 f"(ReadLimits.max_compression_ratio), which looks like a zip bomb"
             )
+        if self.total_cap is not None and self.total > self.total_cap:
+            raise PackageLimitError(
+                f"{self.label} inflates more than {limits.max_compression_ratio}:1 in all "
+                f"(ReadLimits.max_compression_ratio), which looks like a zip bomb"
+            )
 
 
 class _ZipEntries:
@@ -159,7 +167,7 @@ class _ZipEntries:
 
     def __init__(self, archive: zipfile.ZipFile, size: int, label: str, limits: ReadLimits) -> None:
         self.label, self._archive, self._size, self._limits = label, archive, size, limits
-        self._budget = _Budget(limits, label)
+        self._budget = _Budget(limits, label, size)
         self._infos: dict[str, zipfile.ZipInfo] = {}
         infos = [info for info in archive.infolist() if not info.is_dir()]
         if len(infos) > limits.max_files:

@@ -290,3 +290,16 @@ def test_a_package_of_20k_files_reads_completely() -> None:
     package = read_package(buffer.getvalue())
     assert len(package.intents) == 10_000
     assert package.intent("i9999") is not None
+
+
+def test_many_small_entries_each_under_the_ratio_floor_cannot_add_up_to_a_bomb() -> None:
+    stream, crc = deflate_repeated(b" " * 1024, 1023)  # just under 1 MiB each, about 1 KB compressed
+    archive = raw_zip(
+        [AGENT, *(RawEntry(f"assets/{n}.bin", stream, crc=crc, declared_size=1023 * 1024) for n in range(300))]
+    )
+    peak, raised = peak_bytes(lambda: read_package(archive))
+    assert isinstance(raised, PackageLimitError)
+    assert str(raised) == (
+        "<bytes> inflates more than 100:1 in all (ReadLimits.max_compression_ratio), which looks like a zip bomb"
+    )
+    assert peak < 3 * 100 * len(archive) + 2 * MiB, (peak, len(archive))

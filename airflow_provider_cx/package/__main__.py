@@ -137,7 +137,7 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
         ("--max-bytes", "max_total_bytes", "bytes all files may inflate to"),
         ("--max-entry-bytes", "max_entry_bytes", "bytes one file may inflate to"),
         ("--max-files", "max_files", "files in the package"),
-        ("--max-ratio", "max_compression_ratio", "compression ratio of a file past 1 MiB"),
+        ("--max-ratio", "max_compression_ratio", "compression ratio of a file and of the archive, past 1 MiB"),
         ("--max-json-depth", "max_json_depth", "nesting of a JSON file"),
     ):
         default = getattr(defaults, field)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_cx.package.markdown import md_code, md_text
+
 FAILED_STATES = frozenset({"failed", "upstream_failed"})
 
 
@@ -129,21 +131,29 @@ def release_summary(
 
 
 def release_summary_markdown(summary: Mapping[str, Any]) -> str:
+    """The summary as Markdown; every value is escaped, so none can add a heading, a link or a row."""
     lines = [
-        f"# Release {summary['release_id']}: {summary['outcome']}",
+        f"# Release {md_text(summary['release_id'])}: {md_text(summary['outcome'])}",
         "",
         "| stage | agent | environment |",
         "| --- | --- | --- |",
-        *(f"| {name} | `{stage['agent']}` | {stage['environment']} |" for name, stage in summary["stages"].items()),
+        *(
+            f"| {md_text(name)} | {md_code(stage['agent'], in_table=True)} | {md_text(stage['environment'])} |"
+            for name, stage in summary["stages"].items()
+        ),
         "",
         "| gate | state | detail |",
         "| --- | --- | --- |",
-        *(f"| {row['task']} | {row['state'] or 'not run'} | {row['detail']} |" for row in summary["gates"]),
+        *(
+            f"| {md_text(row['task'])} | {md_text(row['state'] or 'not run')} | {md_text(row['detail'])} |"
+            for row in summary["gates"]
+        ),
         "",
     ]
     for stage, flows in summary["deployed"].items():
-        lines += [f"**{stage}** now serves:", "", *(f"- {flow}: `{name}`" for flow, name in sorted(flows.items())), ""]
-    lines += ["Reports:", "", *(f"- {uri}" for uri in summary["reports"]), ""]
+        served = (f"- {md_text(flow)}: {md_code(name)}" for flow, name in sorted(flows.items()))
+        lines += [f"**{md_text(stage)}** now serves:", "", *served, ""]
+    lines += ["Reports:", "", *(f"- {md_text(uri)}" for uri in summary["reports"]), ""]
     return "\n".join(lines)
 
 
@@ -202,6 +212,7 @@ def validation_problems(rows: Iterable[Mapping[str, Any]], previous: Iterable[Ma
 
 
 def validation_markdown(rows: Sequence[Mapping[str, Any]], problems: Sequence[str]) -> str:
+    """The scheduled validation's summary as Markdown, every value escaped."""
     lines = [
         "# Scheduled validation",
         "",
@@ -213,10 +224,10 @@ def validation_markdown(rows: Sequence[Mapping[str, Any]], problems: Sequence[st
         validation = {None: "no result", True: "FAILED", False: "ok"}[row["validation_failed"]]
         tests = "no result" if row["total"] is None else f"{row['passed']}/{row['total']}"
         lines.append(
-            f"| {row['key']} | {row['environment']} | {validation} | {tests} | "
+            f"| {md_text(row['key'])} | {md_text(row['environment'])} | {validation} | {tests} | "
             f"{_percent(coverage.get('intent'))} | {_percent(coverage.get('page_transition'))} |"
         )
-    lines += ["", "## Problems" if problems else "No problems.", "", *(f"- {p}" for p in problems), ""]
+    lines += ["", "## Problems" if problems else "No problems.", "", *(f"- {md_text(p)}" for p in problems), ""]
     return "\n".join(lines)
 
 

@@ -10,14 +10,25 @@ from airflow_provider_cx.package.io import (
     write_folder,
     write_zip,
 )
-from airflow_provider_cx.package.model import AgentPackage, Flow, PackageError, Resource, encode_stem, new_id
+from airflow_provider_cx.package.model import (
+    AgentPackage,
+    Flow,
+    PackageError,
+    PackageLimitError,
+    Resource,
+    UnsafePackageError,
+    encode_stem,
+    new_id,
+)
 
 __all__ = [
     "AgentPackage",
     "Flow",
     "PackageError",
+    "PackageLimitError",
     "ReadLimits",
     "Resource",
+    "UnsafePackageError",
     "encode_stem",
     "new_id",
     "package_files",

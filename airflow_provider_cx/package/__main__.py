@@ -5,6 +5,12 @@
     python -m airflow_provider_cx.package diff BASE TARGET [--format markdown|json] [--output F]
     python -m airflow_provider_cx.package rules
 
+lint on a folder that holds several agents (agent folders or .zip exports, no agent.json of its own)
+lints each: one report section per agent (a JSON list with --format json), the worst exit code.
+
+lint and diff take the reading limits --max-bytes, --max-entry-bytes, --max-files, --max-ratio and
+--max-json-depth (defaults: those of ReadLimits); a package past one is refused, not read.
+
 Exit codes: 0 success (for lint: no finding reaches the gate), 1 a finding reaches the gate,
 2 the input (package, configuration, arguments) cannot be read.
 """
@@ -13,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from airflow_provider_cx import storage
-from airflow_provider_cx.package.io import read_package
+from airflow_provider_cx.package.io import ReadLimits, agent_sources, read_package
 from airflow_provider_cx.package.model import AgentPackage, PackageError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
@@ -28,10 +35,26 @@ _GATES = ("ERROR", "WARNING", "INFO", "NONE")
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return args.run(args)
-    except (PackageError, OSError, storage.StorageLocationError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        code: int = args.run(args)
+    except (PackageError, OSError, ValueError) as err:  # ValueError: a limit flag out of range, a bad location
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_UNREADABLE
+    return code
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line with control characters shown escaped: it names untrusted paths."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _limits(args: argparse.Namespace) -> ReadLimits:
+    return ReadLimits(
+        max_total_bytes=args.max_bytes,
+        max_entry_bytes=args.max_entry_bytes,
+        max_files=args.max_files,
+        max_compression_ratio=args.max_ratio,
+        max_json_depth=args.max_json_depth,
+    )
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -43,19 +66,36 @@ def _lint(args: argparse.Namespace) -> int:
     except LintConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
-    package = _read(args.path)
-    findings = lint_package(package, config)
+    sources = [args.path] if isinstance(args.path, str) else agent_sources(args.path)
+    if len(sources) > 1 and args.format == "junit":
+        raise PackageError(
+            f"{args.path} holds {len(sources)} agent packages; JUnit output takes one: "
+            "lint each, or use --format markdown or json"
+        )
     gate = args.fail_on.upper()
     report_gate = "ERROR" if gate == "NONE" else gate
-    _emit(render_findings(findings, args.format, fail_on=report_gate, source=str(args.path)), args.output)
-    failed = gate != "NONE" and any(f.reaches(gate) for f in findings)
-    return EXIT_FINDINGS if failed else EXIT_OK
+    reports, codes = [], []
+    for source in sources:  # a folder of several agents: one report section each, the worst exit code
+        try:
+            findings = lint_package(_read(source, _limits(args)), config)
+        except PackageError as err:
+            print(f"error: {_one_line(str(err))}", file=sys.stderr)
+            codes.append(EXIT_UNREADABLE)
+            continue
+        reports.append(render_findings(findings, args.format, fail_on=report_gate, source=str(source)))
+        codes.append(EXIT_FINDINGS if gate != "NONE" and any(f.reaches(gate) for f in findings) else EXIT_OK)
+    if len(sources) == 1 or args.format != "json":
+        _emit("\n".join(reports), args.output)
+    else:
+        _emit(json.dumps([json.loads(report) for report in reports], indent=2, ensure_ascii=False) + "\n", args.output)
+    return max(codes)
 
 
 def _diff(args: argparse.Namespace) -> int:
     from airflow_provider_cx.package.diff import diff_packages
 
-    diff = diff_packages(_read(args.base), _read(args.target))
+    limits = _limits(args)
+    diff = diff_packages(_read(args.base, limits), _read(args.target, limits))
     if args.format == "json":
         text = json.dumps(diff.to_dict(), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -69,7 +109,7 @@ def _rules(args: argparse.Namespace) -> int:
 
     width = max(len(rule_id) for rule_id in RULES)
     for rule in sorted(RULES.values(), key=lambda r: r.id):
-        print(f"{rule.id:<{width}}  {rule.severity:<7}  {rule.summary}")
+        print(f"{rule.id:<{width}}  {rule.severity:<7}  {_plain(rule.summary)}")
     return EXIT_OK
 
 
@@ -78,9 +118,14 @@ def _source(value: str) -> Path | str:
     return value if storage.is_gcs(value) else Path(value)
 
 
-def _read(source: Path | str) -> AgentPackage:
+def _read(source: Path | str, limits: ReadLimits) -> AgentPackage:
     """The package at a local path, or in Cloud Storage through :mod:`airflow_provider_cx.storage`."""
-    return read_package(storage.read_bytes(source) if isinstance(source, str) else source)
+    return read_package(storage.read_bytes(source) if isinstance(source, str) else source, limits)
+
+
+def _plain(text: str) -> str:
+    """A docstring summary as terminal text: reStructuredText ``literals`` lose their backquotes."""
+    return re.sub(r"``(.+?)``", r"\1", text)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -94,6 +139,20 @@ def _gate(value: str) -> str:
     if value.upper() not in _GATES:
         raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(_GATES)}")
     return value.upper()
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    defaults = ReadLimits()
+    limits = parser.add_argument_group("reading limits (a package past one is refused, exit 2)")
+    for flag, field, what in (
+        ("--max-bytes", "max_total_bytes", "bytes all files may inflate to"),
+        ("--max-entry-bytes", "max_entry_bytes", "bytes one file may inflate to"),
+        ("--max-files", "max_files", "files in the package"),
+        ("--max-ratio", "max_compression_ratio", "compression ratio of a file and of the archive, past 1 MiB"),
+        ("--max-json-depth", "max_json_depth", "nesting of a JSON file"),
+    ):
+        default = getattr(defaults, field)
+        limits.add_argument(flag, type=int, default=default, metavar="N", help=f"{what} (default {default})")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on", type=_gate, default="ERROR", help="exit 1 when a finding is at least this severe (NONE: never)"
     )
     lint.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    _add_limit_options(lint)
     lint.set_defaults(run=_lint)
 
     diff = commands.add_parser("diff", help="release notes: what changed from BASE to TARGET")
@@ -118,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--format", choices=("markdown", "json"), default="markdown")
     diff.add_argument("--title", help="heading of the Markdown release notes")
     diff.add_argument("--output", type=Path, help="write the notes here instead of stdout")
+    _add_limit_options(diff)
     diff.set_defaults(run=_diff)
 
     rules = commands.add_parser("rules", help="list the lint rules with their default severity")

@@ -10,15 +10,19 @@ how many pages it brings or takes away.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from airflow_provider_cx.package.markdown import md_code as markdown_code
+from airflow_provider_cx.package.markdown import md_text
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
-from airflow_provider_cx.package.reports import markdown_code, markdown_escape
 
 ADDED, REMOVED, CHANGED, RENAMED = "added", "removed", "changed", "renamed"
+_R = TypeVar("_R", bound=Resource)
+_WRAP = 100  # columns of the release notes' summary paragraph
 _VOLATILE_KEYS = {"lastTestResult", "creationTime"}
 _ROUTE_LISTS = {"transitionRoutes": "route", "eventHandlers": "event handler"}
 _TYPE_OF_COLLECTION = {
@@ -109,7 +113,7 @@ class PackageDiff:
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Counts by resource type and change kind, e.g. ``{"page": {"added": 2}}``; routes included."""
-        counts: dict[str, Counter] = {}
+        counts: dict[str, Counter[str]] = {}
         for change in self.resources:
             counts.setdefault(change.resource_type, Counter())[change.change] += 1
         for route in self.routes:
@@ -170,13 +174,13 @@ def diff_packages(base: AgentPackage, target: AgentPackage) -> PackageDiff:
 
 
 # --- matching -------------------------------------------------------------------------------------
-def _match(old: list[Resource], new: list[Resource]) -> tuple[list[tuple[Resource, Resource]], list, list]:
+def _match(old: list[_R], new: list[_R]) -> tuple[list[tuple[_R, _R]], list[_R], list[_R]]:
     """Pairs by display name, then leftovers by id (renames); the rest are added / removed."""
-    pairs = []
-    new_by_name: dict[str, list[Resource]] = {}
+    pairs: list[tuple[_R, _R]] = []
+    new_by_name: dict[str, list[_R]] = {}
     for res in new:
         new_by_name.setdefault(res.display_name, []).append(res)
-    unmatched_old = []
+    unmatched_old: list[_R] = []
     for res in old:
         candidates = new_by_name.get(res.display_name)
         if candidates:
@@ -185,7 +189,7 @@ def _match(old: list[Resource], new: list[Resource]) -> tuple[list[tuple[Resourc
             unmatched_old.append(res)
     unmatched_new = [r for group in new_by_name.values() for r in group]
     new_by_id = {r.id: r for r in unmatched_new if r.id}
-    removed = []
+    removed: list[_R] = []
     for res in unmatched_old:
         twin = new_by_id.pop(res.id, None) if res.id else None
         if twin is not None:
@@ -217,7 +221,7 @@ def _details(resource_type: str, old: Resource, new: Resource) -> list[str]:
     skip = {"displayName", "name", *_VOLATILE_KEYS}
     if resource_type in ("flow", "page", "transitionRouteGroup"):
         skip |= set(_ROUTE_LISTS)  # reported route by route
-    details = [f"{key} changed" for key in _changed_keys(old.data, new.data, skip)]
+    details = [f"{md_text(key)} changed" for key in _changed_keys(old.data, new.data, skip)]
     if resource_type == "testCase":
         turns = [len(_list(r.data.get("testCaseConversationTurns"))) for r in (old, new)]
         details = [
@@ -233,7 +237,7 @@ def _details(resource_type: str, old: Resource, new: Resource) -> list[str]:
     own_parts = ("trainingPhrases/", "entities/") if resource_type in ("intent", "entityType") else ()
     for file in _file_changes(old.parts, new.parts):
         if not file.path.startswith(own_parts):
-            details.append(f"file {file.path} {file.change}")
+            details.append(f"file {md_text(file.path)} {file.change}")
     return details
 
 
@@ -277,34 +281,59 @@ def _flow_routes(old: Flow, new: Flow) -> list[RouteChange]:
 def _route_changes(old: Resource, new: Resource, owner_type: str, flow: str | None) -> list[RouteChange]:
     changes = []
     for list_key, label in _ROUTE_LISTS.items():
-        before, after = _keyed_routes(old.data.get(list_key)), _keyed_routes(new.data.get(list_key))
-        for key, route in after.items():
-            if key not in before:
+        before, after = _routes(old.data.get(list_key)), _routes(new.data.get(list_key))
+        paired = _pair_routes(before, after)
+        for route in after:
+            previous = paired.get(id(route))
+            if previous is None:
                 changes.append(RouteChange(owner_type, new.display_name, flow, ADDED, _describe(label, route)))
-            elif _strip_id(before[key]) != _strip_id(route):
-                details = tuple(_route_details(before[key], route))
+            elif _strip_id(previous) != _strip_id(route):
+                details = tuple(_route_details(previous, route))
                 changes.append(
                     RouteChange(owner_type, new.display_name, flow, CHANGED, _describe(label, route), details)
                 )
-        for key, route in before.items():
-            if key not in after:
+        kept = {id(route) for route in paired.values()}
+        for route in before:
+            if id(route) not in kept:
                 changes.append(RouteChange(owner_type, new.display_name, flow, REMOVED, _describe(label, route)))
     return changes
 
 
-def _keyed_routes(routes: Any) -> dict[Any, dict[str, Any]]:
-    keyed: dict[Any, dict[str, Any]] = {}
-    for route in routes if isinstance(routes, list) else []:
-        if not isinstance(route, dict):
-            continue
-        if isinstance(route.get("name"), str) and route["name"]:
-            key: Any = ("id", route["name"])
-        else:
-            key = ("trigger", str(route.get("intent")), str(route.get("condition")), str(route.get("event")))
-        while key in keyed:  # identical triggers without ids: keep them apart by position
-            key = (*key, "again")
-        keyed[key] = route
-    return keyed
+def _routes(routes: Any) -> list[dict[str, Any]]:
+    return [route for route in _list(routes) if isinstance(route, dict)]
+
+
+def _pair_routes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """``{id(new route): old route}``: the same route id, or else the same trigger, in order.
+
+    Route ids differ between agents (dev and prod were created apart) and some exports have none,
+    so a route the release only retargets must still pair with its old self, by what triggers it.
+    """
+    by_id = {_route_id(route): route for route in before if _route_id(route)}
+    paired: dict[int, dict[str, Any]] = {}
+    for route in after:
+        previous = by_id.pop(_route_id(route), None)
+        if previous is not None:
+            paired[id(route)] = previous
+    taken = {id(route) for route in paired.values()}
+    by_trigger: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for route in before:
+        if id(route) not in taken:
+            by_trigger.setdefault(_trigger(route), []).append(route)
+    for route in after:
+        waiting = by_trigger.get(_trigger(route)) if id(route) not in paired else None
+        if waiting:
+            paired[id(route)] = waiting.pop(0)
+    return paired
+
+
+def _route_id(route: dict[str, Any]) -> str:
+    name = route.get("name")
+    return name if isinstance(name, str) else ""
+
+
+def _trigger(route: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(route.get("intent")), str(route.get("condition")), str(route.get("event")))
 
 
 def _strip_id(route: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +369,7 @@ def _route_details(old: dict[str, Any], new: dict[str, Any]) -> Iterator[str]:
     others = _changed_keys(
         old, new, {"name", "intent", "condition", "event", "targetPage", "targetFlow", "targetPlaybook"}
     )
-    yield from (f"{key} changed" for key in others)
+    yield from (f"{md_text(key)} changed" for key in others)
 
 
 def _shown(value: Any) -> str:
@@ -381,7 +410,7 @@ def _entities(entity_type: Resource) -> dict[tuple[str, str], tuple[str, ...]]:
         entities = part.get("entities") if isinstance(part, dict) else None
         for entity in entities if isinstance(entities, list) else []:
             if isinstance(entity, dict):
-                synonyms = entity.get("synonyms") if isinstance(entity.get("synonyms"), list) else []
+                synonyms = _list(entity.get("synonyms"))
                 found[(lang, str(entity.get("value", "")))] = tuple(sorted(map(str, synonyms)))
     return found
 
@@ -395,7 +424,7 @@ def _entity_details(old: Resource, new: Resource) -> list[str]:
         ("synonyms changed", sorted(k for k in before.keys() & after.keys() if before[k] != after[k])),
     ):
         if keys:
-            details.append(f"{label}: " + ", ".join(f"{value} ({lang})" for lang, value in keys))
+            details.append(f"{label}: " + ", ".join(f"{md_text(value)} ({md_text(lang)})" for lang, value in keys))
     return details
 
 
@@ -427,7 +456,7 @@ def _release_notes(diff: PackageDiff, title: str | None) -> list[str]:
     if title is None:
         names = [n for n in (diff.base_name, diff.target_name) if n]
         title = "Release notes" + (f": {' → '.join(dict.fromkeys(names))}" if names else "")
-    lines = [f"# {markdown_escape(title)}", ""]
+    lines = [f"# {md_text(title)}", ""]
     if diff.is_empty:
         return [*lines, "No changes."]
     lines += [_summary_line(diff), ""]
@@ -442,7 +471,7 @@ def _release_notes(diff: PackageDiff, title: str | None) -> list[str]:
     others = sorted({c.resource_type for c in diff.resources} - {t for t, _ in _SECTIONS})
     for resource_type in others:
         lines += [
-            f"## {markdown_escape(resource_type)}",
+            f"## {md_text(resource_type)}",
             "",
             *(_resource_line(c, diff) for c in diff.of_type(resource_type)),
             "",
@@ -470,17 +499,19 @@ def _summary_line(diff: PackageDiff) -> str:
         label = {"entityType": "entity type", "testCase": "test case", "transitionRouteGroup": "route group"}
         label.update(trainingPhrase="training phrase")
         for change, n in counts.items():
-            parts.append(f"{n} {label.get(kind, kind)}{'s' if n != 1 else ''} {change}")
+            parts.append(f"{n} {label.get(kind, md_text(kind))}{'s' if n != 1 else ''} {change}")
     if diff.agent_settings:
         parts.append(f"{len(diff.agent_settings)} agent setting(s) changed")
     if diff.files:
         parts.append(f"{len(diff.files)} other file(s) changed")
-    return "**Summary:** " + ", ".join(parts) + "."
+    # Wrapped: a Markdown paragraph may span lines, and a one-line summary of a big release is unreadable.
+    text = "**Summary:** " + ", ".join(parts) + "."
+    return textwrap.fill(text, width=_WRAP, break_long_words=False, break_on_hyphens=False)
 
 
 def _resource_line(change: ResourceChange, diff: PackageDiff) -> str:
     label = {"entityType": "entity type", "testCase": "test case", "transitionRouteGroup": "route group"}
-    kind = label.get(change.resource_type, change.resource_type)
+    kind = label.get(change.resource_type, md_text(change.resource_type))
     name = markdown_code(change.display_name)
     if change.change == RENAMED:
         text = f"- **Renamed** {kind} {markdown_code(change.previous_name or '')} → {name}"
@@ -493,7 +524,7 @@ def _resource_line(change: ResourceChange, diff: PackageDiff) -> str:
     if change.resource_type == "intent":
         phrases = [p for p in diff.training_phrases if p.intent == change.display_name]
         text += "".join(
-            f"\n  - {p.language}: {'+' if p.change == ADDED else '-'} {markdown_code(p.text)}" for p in phrases
+            f"\n  - {md_text(p.language)}: {'+' if p.change == ADDED else '-'} {markdown_code(p.text)}" for p in phrases
         )
     return text
 

@@ -1,9 +1,12 @@
-"""Reading and writing agent packages: zips (bytes or files) and folders.
+"""Reading and writing agent packages: zips (bytes, files or streams) and folders.
 
-Reading is defensive because packages come from outside: paths that escape the package (zip-slip),
-archives that inflate past a limit (zip bombs), files that are not JSON, and packages without an
-``agent.json`` are each a :class:`PackageError` that names the problem. Writing is deterministic
-(sorted paths, fixed timestamps), so the same agent always exports to the same bytes and sha256.
+Reading is defensive because packages come from outside. The bounded access to the archive lives in
+:mod:`~airflow_provider_cx.package.archive` (limits on what is actually inflated, paths that escape,
+duplicate, encrypted or oddly compressed entries) and JSON nesting is bounded by
+:mod:`~airflow_provider_cx.package.json_input`; this module turns the files into the model in one
+pass, so reading is linear in files and bytes. Every refusal is a :class:`PackageError` naming the
+problem. Writing is deterministic (sorted paths, fixed timestamps), so the same agent always exports
+to the same bytes and sha256.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import json
 import os
 import zipfile
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from airflow_provider_cx.package.archive import PackageEntries, PackageSource, ReadLimits, open_entries
+from airflow_provider_cx.package.json_input import parse_json
 from airflow_provider_cx.package.model import (
     AGENT_FILE,
     FILE_COLLECTIONS,
@@ -31,73 +35,62 @@ from airflow_provider_cx.package.model import (
 )
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_IGNORED_NAMES = {".DS_Store", "Thumbs.db"}
 
 
-@dataclass(frozen=True)
-class ReadLimits:
-    """Bounds on what a package may inflate to; defaults fit any real agent with room to spare."""
+def read_package(source: PackageSource, limits: ReadLimits | None = None) -> AgentPackage:
+    """Read a package from zip bytes, a zip file, a seekable binary stream or a folder.
 
-    max_total_bytes: int = 1 << 30
-    max_files: int = 100_000
-    max_compression_ratio: int = 200
-
-
-def read_package(source: str | os.PathLike[str] | bytes, limits: ReadLimits | None = None) -> AgentPackage:
-    """Read a package from zip bytes, a zip file or a folder (possibly nested under one top folder)."""
+    The package may be nested under one top folder. ``limits`` bound what reading may cost (see
+    :class:`ReadLimits`); anything unreadable or past a limit is a :class:`PackageError`.
+    """
     limits = limits or ReadLimits()
-    if isinstance(source, bytes | bytearray):
-        raw = _zip_files(bytes(source), limits, "<bytes>")
-    else:
-        path = Path(source)
-        if path.is_dir():
-            raw = _folder_files(path, limits)
-        elif path.is_file():
-            raw = _zip_files(path.read_bytes(), limits, str(path))
-        else:
-            raise PackageError(f"agent package not found: {path}")
-    return parse_files(raw)
+    with open_entries(source, limits) as entries:
+        files = dict(_read_files(entries, limits))
+    return _build(files)
 
 
 def scan_package(
-    data: bytes, limits: ReadLimits | None = None, *, keep: Collection[str] = ("webhooks", "tools")
+    data: PackageSource, limits: ReadLimits | None = None, *, keep: Collection[str] = ("webhooks", "tools")
 ) -> AgentPackage:
-    """Check zip bytes as :func:`read_package` does, holding one file at a time; model only ``keep``.
+    """Check a package as :func:`read_package` does, holding one file at a time; model only ``keep``.
 
-    Every check of a full read runs (paths, zip-bomb limits, agent.json, each JSON file parses), but
-    only ``agent.json`` and the files of the ``keep`` collections are kept and modelled, so checking a
+    Every check of a full read runs (paths, limits, agent.json, each JSON file parses), but only
+    ``agent.json`` and the files of the ``keep`` collections are kept and modelled, so checking a
     large package before handing its bytes on costs about one file of memory, not the whole model.
     """
     limits = limits or ReadLimits()
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            listed = [info.filename for info in archive.infolist() if not info.is_dir()]
-    except zipfile.BadZipFile as err:
-        raise PackageError(f"<bytes> is not a zip archive: {err}") from err
-    safe = [name for name in (_safe_relpath(name, "<bytes>") for name in listed) if name is not None]
-    root = _package_root(dict.fromkeys(safe, b""))
-    kept: dict[str, bytes] = {}
-    for path, content in _zip_members(data, limits, "<bytes>"):
-        if not path.startswith(root):
-            continue
-        rel = path[len(root) :]
-        if rel.endswith(".json"):
-            _parse_json(rel, content)
-        if rel == AGENT_FILE or rel.split("/", 1)[0] in keep:
-            kept[path] = content
-    return parse_files(kept)
+    with open_entries(data, limits) as entries:
+        files = {rel: value for rel, value in _read_files(entries, limits) if _kept(rel, keep)}
+    return _build(files)
 
 
-def parse_files(raw: dict[str, bytes]) -> AgentPackage:
+def parse_files(raw: dict[str, bytes], limits: ReadLimits | None = None) -> AgentPackage:
     """Build the model from ``{relative posix path: bytes}``, locating the package root by agent.json."""
+    limits = limits or ReadLimits()
     root = _package_root(raw)
     files: dict[str, JSON] = {}
     for path, content in raw.items():
-        if not path.startswith(root):
-            continue
-        rel = path[len(root) :]
-        files[rel] = _parse_json(rel, content) if rel.endswith(".json") else content
+        if path.startswith(root):
+            rel = path[len(root) :]
+            files[rel] = parse_json(rel, content, limits.max_json_depth) if rel.endswith(".json") else content
     return _build(files)
+
+
+def agent_sources(path: str | os.PathLike[str]) -> list[Path]:
+    """The agent packages at ``path``: itself, unless it is a folder that holds several of them.
+
+    A folder with an ``agent.json`` of its own, or with a single package somewhere below, is one
+    package. Otherwise each outermost folder holding an ``agent.json`` and each ``.zip`` directly
+    inside is one, so a folder of exports is never silently read as just one of them.
+    """
+    root = Path(path)
+    if not root.is_dir() or (root / AGENT_FILE).is_file():
+        return [root]
+    folders = {p.parent for p in root.rglob(AGENT_FILE) if p.is_file() and not p.is_symlink()}
+    outermost = [f for f in folders if not any(other in f.parents for other in folders)]
+    zips = [p for p in root.iterdir() if p.suffix.lower() == ".zip" and p.is_file() and not p.is_symlink()]
+    found = sorted([*outermost, *zips])
+    return found if len(found) > 1 else [root]
 
 
 def package_files(package: AgentPackage) -> dict[str, bytes]:
@@ -136,79 +129,26 @@ def write_folder(package: AgentPackage, destination: str | os.PathLike[str]) -> 
 
 
 # --- reading helpers ------------------------------------------------------------------------------
-def _zip_files(data: bytes, limits: ReadLimits, label: str) -> dict[str, bytes]:
-    return dict(_zip_members(data, limits, label))
+def _read_files(entries: PackageEntries, limits: ReadLimits) -> Iterator[tuple[str, JSON]]:
+    """``(path relative to the package root, parsed JSON or bytes)`` of each file, one at a time."""
+    root = _package_root(entries.names)
+    for name in entries.names:
+        if name.startswith(root):
+            rel = name[len(root) :]
+            content = entries.read(name)
+            yield rel, parse_json(rel, content, limits.max_json_depth) if rel.endswith(".json") else content
 
 
-def _zip_members(data: bytes, limits: ReadLimits, label: str) -> Iterator[tuple[str, bytes]]:
-    """``(safe relative path, content)`` of each file, one at a time, after the archive-wide checks."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as err:
-        raise PackageError(f"{label} is not a zip archive: {err}") from err
-    with archive:
-        infos = [info for info in archive.infolist() if not info.is_dir()]
-        if len(infos) > limits.max_files:
-            raise PackageError(f"{label} has {len(infos)} files; the limit is {limits.max_files}")
-        total = 0
-        for info in infos:
-            name = _safe_relpath(info.filename, label)
-            if name is None:
-                continue
-            total += info.file_size
-            if total > limits.max_total_bytes:
-                raise PackageError(f"{label} inflates past {limits.max_total_bytes} bytes; refusing to read it")
-            if info.compress_size and info.file_size / info.compress_size > limits.max_compression_ratio:
-                raise PackageError(
-                    f"{label}: {info.filename} is compressed {info.file_size // info.compress_size}:1, "
-                    "which looks like a zip bomb"
-                )
-            try:
-                content = archive.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError) as err:
-                raise PackageError(f"{label}: cannot read {info.filename}: {err}") from err
-            yield name, content
+def _kept(rel: str, keep: Collection[str]) -> bool:
+    return rel == AGENT_FILE or rel.split("/", 1)[0] in keep
 
 
-def _folder_files(root: Path, limits: ReadLimits) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    total = 0
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.is_symlink():
-            continue
-        rel = _safe_relpath(path.relative_to(root).as_posix(), str(root))
-        if rel is None:
-            continue
-        total += path.stat().st_size
-        if total > limits.max_total_bytes or len(files) >= limits.max_files:
-            raise PackageError(f"{root} is larger than the package limits allow")
-        files[rel] = path.read_bytes()
-    return files
-
-
-def _safe_relpath(name: str, label: str) -> str | None:
-    """The normalised relative path of an archive member, None for OS litter, an error for escapes."""
-    name = name.replace("\\", "/")
-    pure = PurePosixPath(name)
-    if name.startswith("/") or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise PackageError(f"{label}: unsafe path {name!r} escapes the package")
-    if "__MACOSX" in pure.parts or pure.name in _IGNORED_NAMES or pure.name.startswith("._"):
-        return None
-    return pure.as_posix()
-
-
-def _package_root(raw: dict[str, bytes]) -> str:
-    candidates = sorted((p for p in raw if PurePosixPath(p).name == AGENT_FILE), key=lambda p: p.count("/"))
+def _package_root(paths: Collection[str]) -> str:
+    """The folder holding the shallowest agent.json (the first listed, among equals)."""
+    candidates = [p for p in paths if PurePosixPath(p).name == AGENT_FILE]
     if not candidates:
         raise PackageError("not a Dialogflow CX agent package: no agent.json found")
-    return candidates[0][: -len(AGENT_FILE)]
-
-
-def _parse_json(path: str, content: bytes) -> JSON:
-    try:
-        return json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PackageError(f"{path} is not valid JSON: {err}") from err
+    return min(candidates, key=lambda p: p.count("/"))[: -len(AGENT_FILE)]
 
 
 def _build(files: dict[str, JSON]) -> AgentPackage:
@@ -216,8 +156,9 @@ def _build(files: dict[str, JSON]) -> AgentPackage:
     if not isinstance(agent, dict):
         raise PackageError("agent.json must hold a JSON object")
     package = AgentPackage(agent=agent)
+    folders = _folders(files)
     for collection in FOLDER_COLLECTIONS:
-        for stem, main, parts in _take_folder_resources(files, collection):
+        for stem, main, parts in _take_folder_resources(files, collection, folders.get(collection, {})):
             if collection == "flows":
                 package.resources(collection).append(_build_flow(stem, main, parts))
             else:
@@ -234,23 +175,30 @@ def _build(files: dict[str, JSON]) -> AgentPackage:
     return package
 
 
-def _take_folder_resources(files: dict[str, JSON], collection: str):
+def _folders(files: dict[str, JSON]) -> dict[str, dict[str, dict[str, str]]]:
+    """``{collection: {stem: {path inside the folder: path}}}`` for files under ``<collection>/<stem>/``.
+
+    One pass over all files, so building the model stays linear in the file count.
+    """
+    folders: dict[str, dict[str, dict[str, str]]] = {}
+    for path in files:
+        parts = path.split("/", 2)
+        if len(parts) == 3 and parts[0] in FOLDER_COLLECTIONS:
+            folders.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = path
+    return folders
+
+
+def _take_folder_resources(
+    files: dict[str, JSON], collection: str, folders: dict[str, dict[str, str]]
+) -> Iterator[tuple[str, dict[str, JSON], dict[str, JSON]]]:
     """Pop ``<collection>/<stem>/<stem>.json`` and the files beside it out of ``files``."""
-    stems = sorted(
-        {
-            p.split("/")[1]
-            for p in files
-            if p.startswith(collection + "/")
-            and p.count("/") == 2
-            and p.split("/")[2] == p.split("/")[1] + ".json"
-            and isinstance(files[p], dict)
-        }
-    )
-    for stem in stems:
-        folder = f"{collection}/{stem}/"
-        main = files.pop(f"{folder}{stem}.json")
-        parts = {p[len(folder) :]: files.pop(p) for p in sorted(files) if p.startswith(folder)}
-        yield stem, main, parts
+    for stem in sorted(folders):
+        inside = folders[stem]
+        main_path = inside.get(f"{stem}.json")
+        if main_path is None or not isinstance(files[main_path], dict):
+            continue
+        main = files.pop(main_path)
+        yield stem, main, {rel: files.pop(inside[rel]) for rel in sorted(inside) if inside[rel] != main_path}
 
 
 def _build_flow(stem: str, main: dict[str, JSON], parts: dict[str, JSON]) -> Flow:
@@ -282,7 +230,9 @@ def _dump(value: JSON) -> bytes:
 
 
 __all__ = [
+    "PackageSource",
     "ReadLimits",
+    "agent_sources",
     "flow_route_group_path",
     "package_files",
     "page_path",

@@ -16,9 +16,10 @@ import copy
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 JSON = Any
+_R = TypeVar("_R", bound="Resource")
 
 # Top-level collections whose resources live in a folder of their own: <collection>/<stem>/<stem>.json,
 # with the resource's other files (training phrases, entities, phrases, pages…) beside it.
@@ -43,11 +44,23 @@ class PackageError(ValueError):
     """The package cannot be read or is not a Dialogflow CX JSON package."""
 
 
+class PackageLimitError(PackageError):
+    """The package exceeds a reading limit (bytes, files, nesting or compression ratio): see ``ReadLimits``."""
+
+
+class UnsafePackageError(PackageError):
+    """The archive is built so that tools could disagree on it or a reader could be harmed.
+
+    Paths that escape the package, duplicate entries, encrypted entries and compression methods no
+    agent export uses.
+    """
+
+
 def encode_stem(display_name: str) -> str:
     """File-name form of a display name, escaping what exports escape (lower-case hex, as CX writes it)."""
     if not display_name.strip():
         raise PackageError("a display name must not be empty")
-    out = []
+    out: list[str] = []
     for char in display_name:
         if char in _ESCAPED or ord(char) < 32:
             out.extend(f"%{byte:02x}" for byte in char.encode())
@@ -158,7 +171,7 @@ class AgentPackage:
 
     # --- look-ups by display name ---------------------------------------------------------------
     def flow(self, display_name: str) -> Flow | None:
-        return _by_display_name(self.flows, display_name)  # type: ignore[return-value]
+        return _by_display_name(self.flows, display_name)
 
     def intent(self, display_name: str) -> Resource | None:
         return _by_display_name(self.intents, display_name)
@@ -235,7 +248,7 @@ def flow_route_group_path(flow: Flow, group: Resource) -> str:
     return f"flows/{flow.stem}/transitionRouteGroups/{group.stem}.json"
 
 
-def _by_display_name(items: list[Any], display_name: str) -> Any:
+def _by_display_name(items: list[_R], display_name: str) -> _R | None:
     for item in items:
         if item.display_name == display_name:
             return item

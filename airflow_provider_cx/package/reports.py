@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from airflow_provider_cx.package.lint.findings import ERROR, SEVERITIES, Finding, severity_rank, sort_key
+from airflow_provider_cx.package.markdown import md_code, md_text
 
 FORMATS = ("json", "markdown", "junit")
 # Characters XML 1.0 forbids even escaped; display names and responses can carry them.
@@ -28,20 +29,13 @@ class ReportFormatError(ValueError):
 
 # --- generic Markdown -----------------------------------------------------------------------------
 def markdown_code(text: str, *, in_table: bool = False) -> str:
-    """``text`` as an inline code span, whatever backticks it contains (and pipes, ``in_table``)."""
-    text = str(text).replace("\n", " ")
-    if in_table:
-        text = text.replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    """``text`` as an inline code span that nothing inside can close or break (see :func:`md_code`)."""
+    return md_code(text, in_table=in_table)
 
 
 def markdown_escape(text: str) -> str:
-    """Plain text safe inside Markdown prose or a table cell (no accidental emphasis, links, cells)."""
-    text = str(text).replace("\r", "").replace("\n", "<br>")
-    return re.sub(r"([\\`*_\[\]<>|~])", r"\\\1", text).replace("\\<br\\>", "<br>")
+    """Plain text safe inside Markdown prose or a table cell; its own line breaks become ``<br>``."""
+    return md_text(text, line_breaks=True)
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -89,7 +83,7 @@ class JUnitSuite:
 def junit_xml(suites: Sequence[JUnitSuite], name: str = "") -> str:
     """A ``<testsuites>`` document with counts and times summed, as CI servers expect."""
     root = ET.Element("testsuites", {"name": _xml(name)} if name else {})
-    totals = Counter()
+    totals: Counter[str] = Counter()
     total_time = 0.0
     for suite in suites:
         counts = _counts(suite.cases)
@@ -122,7 +116,7 @@ def _counts(cases: Sequence[JUnitCase]) -> dict[str, int]:
     }
 
 
-def _counts_from(totals: Counter) -> dict[str, int]:
+def _counts_from(totals: Counter[str]) -> dict[str, int]:
     return {key: totals.get(key, 0) for key in ("tests", "failures", "errors", "skipped")}
 
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
+import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +96,71 @@ def agent_json_not_an_object() -> bytes:
     return zip_of({**sample_files(), "agent.json": b'["not", "an", "agent"]'})
 
 
+def with_entry_header(*, flags: int = 0, method: int | None = None) -> bytes:
+    """The sample agent with one flow's flags or compression method patched in both of its headers."""
+    data = bytearray(zip_of(sample_files()))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = next(i for i in archive.infolist() if i.filename.startswith("flows/"))
+        central = archive.start_dir
+    offsets = [info.header_offset + 6]  # the local header's flags, then method
+    position = central
+    while data[position : position + 4] == b"PK\x01\x02":
+        name_length, extra_length, comment_length = struct.unpack_from("<3H", data, position + 28)
+        if data[position + 46 : position + 46 + name_length].decode() == info.filename:
+            offsets.append(position + 8)  # the central directory's flags, then method
+        position += 46 + name_length + extra_length + comment_length
+    for offset in offsets:
+        old_flags, old_method = struct.unpack_from("<2H", data, offset)
+        struct.pack_into("<2H", data, offset, old_flags | flags, old_method if method is None else method)
+    return bytes(data)
+
+
+def encrypted_entry() -> bytes:
+    return with_entry_header(flags=0x1)
+
+
+def unknown_compression() -> bytes:
+    return with_entry_header(method=99)
+
+
+def deeply_nested_json() -> bytes:
+    return zip_of({**sample_files(), "flows/deep/deep.json": b"[" * 50_000 + b"]" * 50_000})
+
+
+def duplicate_entry() -> bytes:
+    buffer = io.BytesIO(zip_of(sample_files()))
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "a") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it writes
+        archive.writestr("agent.json", b'{"displayName": "the other agent"}')
+    return buffer.getvalue()
+
+
+def lying_header() -> bytes:
+    """An extra file whose header says 1,000 bytes and which inflates to 256 MiB."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = b"".join(compressor.compress(b" " * (1 << 20)) for _ in range(256)) + compressor.flush()
+    data = bytearray(zip_of({**sample_files(), "flows/lying.json": b"x" * 1000}))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo("flows/lying.json")
+    start = info.header_offset + 30 + len(info.filename)
+    end = start + info.compress_size
+    patched = bytes(data[:start]) + stream + bytes(data[end:])
+    shift = len(stream) - info.compress_size
+    # Move the central directory, whose offset the end record gives, and fix the entry's compressed size.
+    out = bytearray(patched)
+    struct.pack_into("<L", out, info.header_offset + 18, len(stream))
+    end_record = out.rfind(b"PK\x05\x06")
+    (cd_offset,) = struct.unpack_from("<L", out, end_record + 16)
+    struct.pack_into("<L", out, end_record + 16, cd_offset + shift)
+    position = cd_offset + shift
+    while out[position : position + 4] == b"PK\x01\x02":
+        name_length, extra_length, comment_length = struct.unpack_from("<3H", out, position + 28)
+        if out[position + 46 : position + 46 + name_length] == b"flows/lying.json":
+            struct.pack_into("<L", out, position + 20, len(stream))
+        position += 46 + name_length + extra_length + comment_length
+    return bytes(out)
+
+
 def foreign_blob() -> bytes:
     """What a BLOB export of the real service (or any other tool) looks like to this emulator: opaque bytes."""
     return b"\x0a\x8f\x01" + os.urandom(512)
@@ -106,6 +174,11 @@ BAD_PACKAGES = [
     pytest.param(without_agent_json, "no agent.json found", id="no-agent-json"),
     pytest.param(invalid_json, r"flows/.+\.json is not valid JSON", id="invalid-json"),
     pytest.param(agent_json_not_an_object, "agent.json must hold a JSON object", id="agent-json-not-object"),
+    pytest.param(encrypted_entry, r"entry 'flows/.+' is encrypted", id="encrypted-entry"),
+    pytest.param(unknown_compression, r"entry 'flows/.+' uses compression method 99", id="unknown-compression"),
+    pytest.param(deeply_nested_json, "flows/deep/deep.json nests JSON deeper than 64 levels", id="deep-json"),
+    pytest.param(duplicate_entry, "entry 'agent.json' appears more than once", id="duplicate-entry"),
+    pytest.param(lying_header, "cannot read flows/lying.json: Bad CRC-32", id="lying-size-header"),
 ]
 
 
@@ -129,6 +202,23 @@ def test_bad_package_is_refused_before_the_backup_and_the_restore(
     assert source.as_uri() in str(error.value)
     assert not backup.exists()
     assert context["ti"].xcom == {}
+    assert not Path("/tmp/cx-zip-slip.json").exists()
+
+
+@pytest.mark.parametrize(("make_package", "problem"), BAD_PACKAGES)
+def test_the_emulator_refuses_a_bad_package_as_invalid_argument(
+    make_package: Any, problem: str, target_agent: str, cx_connection: Any
+) -> None:
+    """The same packages sent straight to RestoreAgent (no operator check): INVALID_ARGUMENT, not INTERNAL."""
+    from google.api_core import exceptions
+    from google.cloud import dialogflowcx_v3 as cx
+
+    client = cx_connection.client(cx.AgentsClient)
+    with (
+        nothing_changes(cx_connection, target_agent, refused_by_server=("RestoreAgent",)),
+        pytest.raises(exceptions.InvalidArgument, match=problem),
+    ):
+        client.restore_agent(request={"name": target_agent, "agent_content": make_package()}).result(timeout=30)
     assert not Path("/tmp/cx-zip-slip.json").exists()
 
 

@@ -119,3 +119,55 @@ def test_module_entry_point_runs(broken_folder):
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["summary"]["ERROR"] == 1
+
+
+# --- issue 17: a folder of several agents, plain-text rules ------------------------------------------------
+def test_lint_on_a_folder_of_several_agents_lints_each(shared_agents, capsys):
+    folder = shared_agents[0].parent
+    assert main(["lint", str(folder)]) == 1  # dsi-dialogflow and goodbye-graffiti have errors
+    out = capsys.readouterr().out
+    sections = [line for line in out.splitlines() if line.startswith("Package: ")]
+    assert sections == [f"Package: `{path}`" for path in shared_agents]
+    assert main(["lint", str(folder), "--format", "json", "--fail-on", "none"]) == 0
+    documents = json.loads(capsys.readouterr().out)
+    assert [d["source"] for d in documents] == [str(path) for path in shared_agents]
+    assert main(["lint", str(folder), "--format", "junit"]) == 2
+    assert f"{folder} holds {len(shared_agents)} agent packages" in capsys.readouterr().err
+
+
+def test_a_folder_of_clean_agents_passes_and_one_nested_agent_is_one_package(tmp_path, clean_zip, capsys):
+    several = tmp_path / "several"
+    several.mkdir()
+    (several / "a.zip").write_bytes(clean_zip.read_bytes())
+    write_folder(clean_agent(), several / "exports" / "b")
+    assert main(["lint", str(several)]) == 0
+    assert capsys.readouterr().out.count("# Agent lint report") == 2
+    (several / "broken.zip").write_bytes(b"not a zip")
+    assert main(["lint", str(several)]) == 2  # the worst: one package cannot be read
+    captured = capsys.readouterr()
+    assert captured.out.count("# Agent lint report") == 2
+    assert "broken.zip is not a zip archive" in captured.err
+    single = tmp_path / "single"
+    write_folder(clean_agent(), single / "agent")
+    assert main(["lint", str(single)]) == 0
+    assert capsys.readouterr().out.count("# Agent lint report") == 1
+
+
+def test_rules_and_help_are_plain_text(capsys):
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    assert "``" not in out
+    assert "no sys.no-input reprompt handler" in out
+    for command in (["--help"], ["lint", "--help"], ["diff", "--help"]):
+        with pytest.raises(SystemExit):
+            main(command)
+        assert "``" not in capsys.readouterr().out
+
+
+def test_a_deeply_nested_lint_config_is_a_config_error(clean_zip, tmp_path, capsys):
+    for name, text in (("deep.json", '{"a":' * 100_000 + "1" + "}" * 100_000), ("deep.toml", "a = " + "[" * 100_000)):
+        config = tmp_path / name
+        config.write_text(text)
+        assert main(["lint", str(clean_zip), "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {config} nests too deeply to be a lint configuration\n"

@@ -7,7 +7,7 @@ import json
 import pytest
 from package_builder import CORRUPTIONS, HELP, START_FLOW, PackageBuilder, clean_agent, handler, route
 
-from airflow_provider_cx.package import AgentPackage, read_package, write_zip
+from airflow_provider_cx.package import AgentPackage, Resource, new_id, read_package, write_zip
 from airflow_provider_cx.package.diff import (
     FileChange,
     PackageDiff,
@@ -176,3 +176,44 @@ def test_malformed_packages_diff_without_crashing(corrupt):
         assert not diff.is_empty
         assert diff.to_markdown()
         json.dumps(diff.to_dict())
+
+
+# --- issue 17: routes pair across agents, the summary wraps -----------------------------------------------
+def _with_route_ids(package, prefix: str):
+    for flow in package.flows:
+        for owner in (flow, *flow.pages, *flow.route_groups):
+            for n, item in enumerate(owner.data.get("transitionRoutes", [])):
+                item["name"] = f"{prefix}-{owner.display_name}-{n}"
+    return package
+
+
+def test_a_route_with_another_id_pairs_by_trigger_as_changed():
+    base = _with_route_ids(clean_agent(), "dev")
+    target = _with_route_ids(clean_agent(), "prod")  # the same routes, created apart: other ids
+    assert diff_packages(base, target).routes == ()
+    target.flow(START_FLOW).data["transitionRoutes"][0]["targetPage"] = "Done"
+    changes = diff_packages(base, target).routes
+    assert [(r.owner, r.change, r.details) for r in changes] == [
+        (START_FLOW, "changed", ("target page `Ask Name` → `Done`",))
+    ]
+
+
+def test_a_real_agent_with_regenerated_route_ids_has_no_route_changes(shared_agents):
+    base = read_package(next(p for p in shared_agents if p.name == "qatar-airways"))
+    target = _with_route_ids(read_package(write_zip(base)), "other")
+    assert diff_packages(base, target).routes == ()
+
+
+def test_the_summary_wraps():
+    base = clean_agent()
+    target = base.copy()
+    for n in range(12):
+        target.intents.append(Resource("intents", f"i{n}", {"name": new_id(), "displayName": f"i{n}"}))
+    target.test_cases.clear()
+    target.flow(START_FLOW).route_groups.clear()
+    target.flow(START_FLOW).pages.pop()
+    target.webhooks.clear()
+    notes = diff_packages(base, target).to_markdown()
+    summary = notes.split("**Summary:**", 1)[1].split("\n\n", 1)[0]
+    assert summary.count("\n") >= 1
+    assert all(len(line) <= 100 for line in notes.split("\n\n")[1].splitlines())

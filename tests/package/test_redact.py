@@ -70,3 +70,32 @@ def test_lint_messages_show_webhook_uris_redacted() -> None:
     messages = [finding.message for finding in lint_package(package)]
     assert any("'http://api.example/hook?apikey=***'" in message for message in messages), messages
     assert not any("L3ak" in message for message in messages)
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("https://api.example/v1?key=<YOUR-API-KEY>", "https://api.example/v1?key=<YOUR-API-KEY>"),
+        ("https://api.example/v1?key=%3CYOUR-API-KEY%3E&t=r3al", "https://api.example/v1?key=%3CYOUR-API-KEY%3E&t=***"),
+        ("https://{{user}}:{{password}}@api.example/", "https://{{user}}:{{password}}@api.example/"),
+        ("https://api.example/v1?key=<r3al secret!>", "https://api.example/v1?key=***"),
+    ],
+)
+def test_placeholders_are_shown_and_real_values_masked(uri: str, shown: str) -> None:
+    assert redact_uri(uri) == shown
+
+
+def test_a_finding_shows_the_placeholder_it_complains_about(shared_agents) -> None:
+    from airflow_provider_cx.package import read_package
+
+    graffiti = read_package(next(p for p in shared_agents if p.name == "goodbye-graffiti.zip"))
+    messages = [f.message for f in lint_package(graffiti) if f.rule_id == "webhook-invalid-uri"]
+    assert any("validateAddress?key=<YOUR-API-KEY>'" in message for message in messages), messages
+    assert "<YOUR-API-KEY>" not in package_secrets(graffiti)
+
+
+def test_package_secrets_leaves_placeholders_out() -> None:
+    package = AgentPackage(agent={"displayName": "a"})
+    headers = [{"key": "X-Key", "value": "<API-KEY>"}, {"key": "X-Real", "value": "r3al"}]
+    package.resources("webhooks").append(webhook({"genericWebService": {"requestHeaders": headers}}))
+    assert package_secrets(package) == {"r3al"}

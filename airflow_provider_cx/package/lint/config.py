@@ -166,6 +166,8 @@ class LintConfig:
             except ValueError as err:
                 errors.append(str(err))
                 continue
+            except RecursionError:  # both parsers recurse per nesting level
+                raise LintConfigError(f"{file} nests too deeply to be a lint configuration") from None
             try:
                 return cls.from_dict(data)
             except LintConfigError as err:

@@ -12,11 +12,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from airflow_provider_cx.package.lint.config import LintConfig
 from airflow_provider_cx.package.lint.registry import Hit
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
+
+_R = TypeVar("_R", bound=Resource)
 
 # Symbolic transition targets (CX "special pages"); exports write them as display names
 # ("End Flow") or, in prebuilt components, as enum names ("END_FLOW_WITH_FAILURE").
@@ -220,10 +222,10 @@ class LintContext:
         self._owners_by_resource = {id(o.resource): o for o in self.owners}
         self._graphs: dict[int, FlowGraph] = {}
         self._nodes: dict[int, list[tuple[dict[str, Any], str | None]]] = {}
-        self._indexes: dict[int, _NameIndex] = {}
+        self._indexes: dict[int, _NameIndex[Any]] = {}
 
     # --- look-ups by display name (indexed: rules look names up once per reference) -------------
-    def _lookup(self, items: list[Any], name: str) -> Any:
+    def _lookup(self, items: list[_R], name: str) -> _R | None:
         index = self._indexes.get(id(items))
         if index is None:
             index = self._indexes[id(items)] = _NameIndex(items)
@@ -443,18 +445,18 @@ class LintContext:
         return Hit(message, path, resource_type, (resource.display_name, *others), None)
 
 
-class _NameIndex:
+class _NameIndex(Generic[_R]):
     """Display name -> first resource with it; then the same for names without stray whitespace,
     which is how :class:`AgentPackage` look-ups resolve references too."""
 
-    def __init__(self, items: list[Any]) -> None:
-        self.exact: dict[str, Any] = {}
-        self.stripped: dict[str, Any] = {}
+    def __init__(self, items: list[_R]) -> None:
+        self.exact: dict[str, _R] = {}
+        self.stripped: dict[str, _R] = {}
         for item in items:
             self.exact.setdefault(item.display_name, item)
             self.stripped.setdefault(item.display_name.strip(), item)
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> _R | None:
         found = self.exact.get(name)
         return found if found is not None else self.stripped.get(name.strip())
 

@@ -19,7 +19,7 @@ from airflow_provider_cx.package.lint.context import (
 )
 from airflow_provider_cx.package.lint.findings import ERROR
 from airflow_provider_cx.package.lint.registry import Hit, rule
-from airflow_provider_cx.package.model import FILE_COLLECTIONS, FOLDER_COLLECTIONS
+from airflow_provider_cx.package.model import FILE_COLLECTIONS, FOLDER_COLLECTIONS, Resource
 
 _TYPE_OF_COLLECTION = {
     "flows": "flow",
@@ -160,7 +160,7 @@ def duplicate_display_name(ctx: LintContext) -> Iterator[Hit]:
 
     CX requires display names to be unique per agent (per flow for pages and flow route groups).
     """
-    groups: list[tuple[str, str | None, list]] = [
+    groups: list[tuple[str, str | None, list[Resource]]] = [
         (_TYPE_OF_COLLECTION[c], None, ctx.package.resources(c))
         for c in (*FILE_COLLECTIONS, "flows", "intents", "entityTypes", "transitionRouteGroups")
     ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 
+from airflow_provider_cx.emulator.api_version import in_caller_version
 from airflow_provider_cx.emulator.calls import CallRecorder
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.faults import FaultInjector, FaultPlan
@@ -60,6 +61,7 @@ class Backend:
         ``metadata`` is the method's metadata message (e.g. BatchRunTestCasesMetadata); default Struct.
         """
         fail = self.faults.operation_failure(current_method.get())
+        work, metadata = in_caller_version(work, metadata)
         return self.operations.start(project, location, work, fail=fail, metadata=metadata)
 
     # --- environments -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, json_format
 
 from airflow_provider_cx.emulator import validation
+from airflow_provider_cx.emulator.api_version import as_caller
 from airflow_provider_cx.emulator.blob import decode_blob, encode_blob, is_blob
 from airflow_provider_cx.emulator.convert import (
     References,
@@ -72,7 +73,7 @@ class AgentsService(Service):
             raise InvalidArgument(f"cannot create agent: {', '.join(missing)} must be set")
         if agent.start_flow:
             raise InvalidArgument("cannot create agent: start_flow is set by the server (Default Start Flow)")
-        data = json_format.MessageToDict(agent)
+        data = json_format.MessageToDict(as_caller(agent))  # v3beta1-only settings included
         for key in ("name", "displayName", "startFlow"):
             data.pop(key, None)
         store = self.backend.store

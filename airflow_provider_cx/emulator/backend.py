@@ -17,6 +17,7 @@ import grpc
 
 from airflow_provider_cx.emulator.api_version import in_caller_version
 from airflow_provider_cx.emulator.calls import CallRecorder
+from airflow_provider_cx.emulator.change_history import ChangeHistory
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.faults import FaultInjector, FaultPlan
 from airflow_provider_cx.emulator.gcs import LocalGcs
@@ -39,6 +40,8 @@ class Backend:
         gcs_root: str | Path | None = None,
     ) -> None:
         self.store = AgentStore()
+        # Watches the store before persistence does, so each change's history is saved with it.
+        self.changes = ChangeHistory(self.store)
         self.operations = OperationManager(delay=operation_delay)
         self.faults = FaultInjector(faults)
         self.calls = CallRecorder()

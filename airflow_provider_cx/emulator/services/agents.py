@@ -1,4 +1,4 @@
-"""google.cloud.dialogflow.cx.v3.Agents: agent CRUD, export/restore and validation."""
+"""google.cloud.dialogflow.cx.v3.Agents: agent CRUD, export/restore, validation (generative settings: a mixin)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from airflow_provider_cx.emulator.defaults import new_agent_package
 from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument
 from airflow_provider_cx.emulator.names import parse, parse_location, parse_singleton
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
+from airflow_provider_cx.emulator.services.generative_settings import GenerativeSettingsRpcs
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package import AgentPackage, read_package, write_zip
 
@@ -45,7 +46,7 @@ def agent_message(record: AgentRecord) -> Any:
     return message
 
 
-class AgentsService(Service):
+class AgentsService(GenerativeSettingsRpcs, Service):
     SERVICE = "google.cloud.dialogflow.cx.v3.Agents"
 
     # --- CRUD -----------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ class References:
         self._entity_types = _index(self.package.entity_types)
         self._webhooks = _index(self.package.webhooks)
         self._agent_groups = _index(self.package.route_groups)
+        # .get, not resources(): a look-up must not add empty collections to the package.
+        self._tools = _index(self.package.collections.get("tools", []))
+        self._playbooks = _index(self.package.collections.get("playbooks", []))
         self._pages: dict[str, _Index] = {}
         self._flow_groups: dict[str, _Index] = {}
 
@@ -106,6 +109,12 @@ class References:
     def webhook_ref(self, display: str) -> str:
         return self._simple_ref("webhooks", self._webhooks, display)
 
+    def tool_ref(self, display: str) -> str:
+        return self._simple_ref("tools", self._tools, display)
+
+    def playbook_ref(self, display: str) -> str:
+        return self._simple_ref("playbooks", self._playbooks, display)
+
     def entity_type_ref(self, value: str) -> str:
         display = value[1:] if value.startswith("@") else value
         if display.startswith("sys."):
@@ -153,6 +162,12 @@ class References:
 
     def webhook_display(self, name: str) -> str:
         return self._display(name, "webhooks", self._webhooks, "webhook")
+
+    def tool_display(self, name: str) -> str:
+        return self._display(name, "tools", self._tools, "tool")
+
+    def playbook_display(self, name: str) -> str:
+        return self._display(name, "playbooks", self._playbooks, "playbook")
 
     def entity_type_display(self, name: str) -> str:
         if name.startswith("@"):
@@ -245,6 +260,10 @@ def _to_names(refs: References, flow: Flow | None) -> dict[str, Callable[[str], 
         "transitionRouteGroups": lambda v: refs.route_group_ref(flow, v),
         "entityType": refs.entity_type_ref,
         "startFlow": refs.flow_ref,
+        # Playbooks name what they may call by display name in the package.
+        "referencedTools": refs.tool_ref,
+        "referencedPlaybooks": refs.playbook_ref,
+        "referencedFlows": refs.flow_ref,
     }
 
 
@@ -257,6 +276,9 @@ def _to_displays(refs: References) -> dict[str, Callable[[str], str]]:
         "transitionRouteGroups": refs.route_group_display,
         "entityType": refs.entity_type_display,
         "startFlow": refs.flow_display,
+        "referencedTools": refs.tool_display,
+        "referencedPlaybooks": refs.playbook_display,
+        "referencedFlows": refs.flow_display,
     }
 
 

@@ -117,3 +117,29 @@ def test_operations_carry_type_urls_of_the_callers_version(cx_emulator, agents, 
 def test_calls_are_recorded_under_the_version_called(cx_emulator, beta_agents):
     beta_agents.list_agents(parent=PARENT)
     assert cx_emulator.admin().counts().get("/google.cloud.dialogflow.cx.v3beta1.Agents/ListAgents", 0) >= 1
+
+
+def test_v3beta1_only_fields_of_a_package_resource_round_trip(cx_client, agents):
+    agent = create_test_agent(agents, unique("pb-beta"))
+    beta_playbooks, playbooks = cx_client(beta.PlaybooksClient), cx_client(cx.PlaybooksClient)
+    made = beta_playbooks.create_playbook(
+        parent=agent.name,
+        playbook=beta.Playbook(
+            display_name="Voice",
+            goal="Talk.",
+            speech_settings=beta.AdvancedSettings.SpeechSettings(endpointer_sensitivity=40, no_speech_timeout="5s"),
+        ),
+    )
+    assert made.speech_settings.endpointer_sensitivity == 40
+    # A v3 update cannot see the field and keeps it.
+    playbooks.update_playbook(playbook=cx.Playbook(name=made.name, goal="Talk more."), update_mask={"paths": ["goal"]})
+    seen = beta_playbooks.get_playbook(name=made.name)
+    assert (seen.goal, seen.speech_settings.endpointer_sensitivity) == ("Talk more.", 40)
+    assert seen.speech_settings.no_speech_timeout.total_seconds() == 5
+    exported = agents.export_agent(
+        request=cx.ExportAgentRequest(name=agent.name, data_format=cx.ExportAgentRequest.DataFormat.JSON_PACKAGE)
+    ).result(timeout=10)
+    with zipfile.ZipFile(io.BytesIO(exported.agent_content)) as archive:
+        body = json.loads(archive.read("playbooks/Voice/Voice.json"))
+    # Durations are kept in the package's {"seconds": n} form, like every other duration of an export.
+    assert body["speechSettings"] == {"endpointerSensitivity": 40, "noSpeechTimeout": {"seconds": 5}}

@@ -121,13 +121,13 @@ def _walk(value: JSON, key: str) -> Iterator[str]:
 
 
 # --- import ---------------------------------------------------------------------------------------
-def read_flow_content(content: bytes) -> AgentPackage:
-    """The package inside ImportFlow content (an emulator BLOB or a JSON-package zip)."""
+def read_flow_content(content: bytes, what: str = "flow") -> AgentPackage:
+    """The package inside ImportFlow (or ImportPlaybook) content: an emulator BLOB or a JSON-package zip."""
     if is_blob(content):
         return decode_blob(content)
     if content.startswith(_ZIP_MAGIC):
         return read_package(content)
-    raise InvalidArgument("flow content is neither a flow exported by this emulator nor a JSON-package zip")
+    raise InvalidArgument(f"{what} content is neither a {what} exported by this emulator nor a JSON-package zip")
 
 
 @dataclass
@@ -165,7 +165,7 @@ def plan_import(target: AgentPackage, incoming: AgentPackage, strategy: int) -> 
             elif strategy == THROW_ERROR:
                 conflicts.append(f"{collection} {name!r}")
             else:
-                new_name = _free_name(name, taken)
+                new_name = free_name(name, taken)
                 taken.add(new_name)
                 plan.renames.setdefault(collection, {})[name] = new_name
                 renamed = copy.deepcopy(res)
@@ -178,7 +178,8 @@ def plan_import(target: AgentPackage, incoming: AgentPackage, strategy: int) -> 
     return plan
 
 
-def _free_name(name: str, taken: set[str]) -> str:
+def free_name(name: str, taken: set[str]) -> str:
+    """``name_1``, ``name_2`` … : the first not in ``taken`` (CREATE_NEW on a clash)."""
     n = 1
     while f"{name}_{n}" in taken:
         n += 1
@@ -191,7 +192,7 @@ def apply_import(target: AgentPackage, plan: ImportPlan) -> Flow:
     ids = {res.id for _, res in target.iter_resources()}
     for collection, items in plan.added.items():
         for res in items:
-            _fresh_identity(res, ids, target.resources(collection))
+            fresh_identity(res, ids, target.resources(collection))
             target.resources(collection).append(res)
     for mine, incoming in plan.replaced:
         mine.data = {**incoming.data, "name": mine.data.get("name", incoming.id), "displayName": mine.display_name}
@@ -204,7 +205,7 @@ def apply_import(target: AgentPackage, plan: ImportPlan) -> Flow:
             flow.stem = existing.stem
             target.flows[target.flows.index(existing)] = flow
         else:
-            _fresh_identity(flow, ids, target.flows)
+            fresh_identity(flow, ids, target.flows)
             target.flows.append(flow)
         for child in (*flow.pages, *flow.route_groups):
             if child.id in ids:
@@ -214,7 +215,8 @@ def apply_import(target: AgentPackage, plan: ImportPlan) -> Flow:
     return landed[0]
 
 
-def _fresh_identity(res: Resource, ids: set[str], siblings: Sequence[Resource]) -> None:
+def fresh_identity(res: Resource, ids: set[str], siblings: Sequence[Resource]) -> None:
+    """Give an incoming resource an id not in ``ids`` and a file name free among ``siblings``."""
     if not res.id or res.id in ids:
         res.data["name"] = new_id()
     ids.add(res.id)
@@ -235,10 +237,12 @@ def _rename_references(plan: ImportPlan) -> None:
     for collection, renames in plan.renames.items():
         for key in _REFERENCE_KEYS[collection]:
             for body in bodies:
-                _rename_in(body, key, renames, entity=collection == "entityTypes")
+                rename_in(body, key, renames, entity=collection == "entityTypes")
 
 
-def _rename_in(value: JSON, key: str, renames: dict[str, str], entity: bool) -> None:
+def rename_in(value: JSON, key: str, renames: dict[str, str], entity: bool) -> None:
+    """Rewrite every display name under ``key`` found in ``renames`` (``@name`` for entity types)."""
+
     def renamed(name: JSON) -> JSON:
         if not isinstance(name, str):
             return name
@@ -254,7 +258,7 @@ def _rename_in(value: JSON, key: str, renames: dict[str, str], entity: bool) -> 
             elif k == key:
                 value[k] = renamed(item)
             else:
-                _rename_in(item, key, renames, entity)
+                rename_in(item, key, renames, entity)
     elif isinstance(value, list):
         for item in value:
-            _rename_in(item, key, renames, entity)
+            rename_in(item, key, renames, entity)

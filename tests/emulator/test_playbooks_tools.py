@@ -27,6 +27,7 @@ from airflow_provider_cx.emulator.testing import (
 )
 
 JSON_PACKAGE = cx.ExportAgentRequest.DataFormat.JSON_PACKAGE
+Strategy = cx.ImportStrategy
 PLAYBOOK = "playbooks/Order Status/Order Status.json"
 EXAMPLE = "playbooks/Order Status/examples/Happy path.json"
 TOOL = "tools/Order Lookup/Order Lookup.json"
@@ -238,3 +239,67 @@ def test_playbook_and_tool_versions_restore_what_they_saved(cx_client, agents, a
     tools.delete_tool_version(name=tool_version.name)
     with pytest.raises(exceptions.NotFound):
         tools.get_tool_version(name=tool_version.name)
+
+
+def _import_playbook(playbooks, parent, main=0, tools=0, **source):
+    strategy = cx.PlaybookImportStrategy(main_playbook_import_strategy=main, tool_import_strategy=tools)
+    request = cx.ImportPlaybookRequest(parent=parent, import_strategy=strategy, **source)
+    return wait_for(playbooks.import_playbook(request=request))
+
+
+def test_export_and_import_a_playbook_with_its_tool(cx_emulator, cx_client, agents, agent):
+    playbooks = cx_client(cx.PlaybooksClient)
+    playbook = _by_name(playbooks.list_playbooks(parent=agent.name))["Order Status"]
+    uri = f"gs://{unique_name('pb')}/order-status.zip"
+    exported = wait_for(
+        playbooks.export_playbook(
+            request={
+                "name": playbook.name,
+                "playbook_uri": uri,
+                "data_format": cx.ExportPlaybookRequest.DataFormat.JSON,
+            }
+        )
+    )
+    assert exported.playbook_uri == uri
+    files = zip_files_as_json(cx_emulator.backend.gcs.read(uri))
+    assert {path: files[path] for path in ADDED} == ADDED  # the playbook, its example and its tool
+
+    target = create_test_agent(agents, unique_name("pb-import"))
+    landed = _import_playbook(playbooks, target.name, playbook_uri=uri)
+    assert landed.playbook.startswith(target.name + "/playbooks/")
+    imported = playbooks.get_playbook(name=landed.playbook)
+    (tool,) = cx_client(cx.ToolsClient).list_tools(parent=target.name)
+    assert list(imported.referenced_tools) == [tool.name]
+    assert [e.display_name for e in cx_client(cx.ExamplesClient).list_examples(parent=landed.playbook)] == [
+        "Happy path"
+    ]
+    assert not landed.conflicting_resources.main_playbook_display_name
+
+    # Again into the same agent: both clash; CREATE_NEW renames both and keeps them linked.
+    inline = wait_for(playbooks.export_playbook(request={"name": playbook.name})).playbook_content
+    again = _import_playbook(playbooks, target.name, playbook_content=inline)
+    assert again.conflicting_resources.main_playbook_display_name == "Order Status"
+    assert list(again.conflicting_resources.tool_display_names) == ["Order Lookup"]
+    copy = playbooks.get_playbook(name=again.playbook)
+    tools = _by_name(cx_client(cx.ToolsClient).list_tools(parent=target.name))
+    assert copy.display_name == "Order Status_1"
+    assert list(copy.referenced_tools) == [tools["Order Lookup_1"].name]
+
+    # KEEP leaves the agent as it was; THROW_ERROR refuses and changes nothing; MERGE is refused.
+    before = _export(agents, target)
+    kept = _import_playbook(
+        playbooks,
+        target.name,
+        main=Strategy.IMPORT_STRATEGY_KEEP,
+        tools=Strategy.IMPORT_STRATEGY_KEEP,
+        playbook_content=inline,
+    )
+    assert kept.playbook == landed.playbook
+    assert _export(agents, target) == before
+    with pytest.raises(exceptions.AlreadyExists, match="Order Status"):
+        _import_playbook(playbooks, target.name, main=Strategy.IMPORT_STRATEGY_THROW_ERROR, playbook_content=inline)
+    with pytest.raises(exceptions.InvalidArgument, match="MERGE"):
+        _import_playbook(playbooks, target.name, tools=Strategy.IMPORT_STRATEGY_MERGE, playbook_content=inline)
+    assert _export(agents, target) == before
+    with pytest.raises(exceptions.InvalidArgument, match="playbook content is neither"):
+        playbooks.import_playbook(request={"parent": target.name, "playbook_content": b"junk"})

@@ -1,4 +1,4 @@
-"""google.cloud.dialogflow.cx.v3.Playbooks: playbook CRUD and playbook versions over the package.
+"""google.cloud.dialogflow.cx.v3.Playbooks: playbook CRUD, versions (and export/import: playbook_io).
 
 Playbooks live in ``playbooks/<name>/<name>.json`` with their examples beside them
 (``examples/<name>.json``, served by ``examples.py``). A playbook version is a snapshot of the
@@ -20,6 +20,7 @@ from airflow_provider_cx.emulator.names import ResourcePath, parse
 from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, locate
 from airflow_provider_cx.emulator.rpc import paginate, pb, rpc
 from airflow_provider_cx.emulator.services.examples import example_messages
+from airflow_provider_cx.emulator.services.playbook_io import PlaybookTransferRpcs
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package import Resource
 
@@ -28,7 +29,7 @@ PlaybookVersion = pb(playbook_types.PlaybookVersion)
 REFERENCE_KEY = "referencedPlaybooks"
 
 
-class PlaybooksService(ResourceService):
+class PlaybooksService(PlaybookTransferRpcs, ResourceService):
     SERVICE = "google.cloud.dialogflow.cx.v3.Playbooks"
     KIND = PLAYBOOK
     NAME_SHAPES = (("playbooks",),)

@@ -166,6 +166,7 @@ def test_renaming_a_tool_rewrites_the_playbooks_naming_it(cx_client, agents, age
     tools.update_tool(tool=cx.Tool(name=tool.name, display_name="Orders"), update_mask={"paths": ["display_name"]})
     files = _export(agents, agent)
     assert files[PLAYBOOK]["referencedTools"] == ["Orders"]
+    assert files[EXAMPLE]["actions"][1]["toolUse"]["tool"] == "Orders"
     assert files["tools/Orders/Orders.json"]["displayName"] == "Orders"
     playbook = _by_name(playbooks.list_playbooks(parent=agent.name))["Order Status"]
     assert list(playbook.referenced_tools) == [tool.name]
@@ -303,3 +304,21 @@ def test_export_and_import_a_playbook_with_its_tool(cx_emulator, cx_client, agen
     assert _export(agents, target) == before
     with pytest.raises(exceptions.InvalidArgument, match="playbook content is neither"):
         playbooks.import_playbook(request={"parent": target.name, "playbook_content": b"junk"})
+
+
+def test_renaming_a_playbook_rewrites_the_references_to_it(cx_client, agents, agent):
+    playbooks = cx_client(cx.PlaybooksClient)
+    order = _by_name(playbooks.list_playbooks(parent=agent.name))["Order Status"]
+    router = playbooks.create_playbook(
+        parent=agent.name,
+        playbook=cx.Playbook(display_name="Router", goal="Route.", referenced_playbooks=[order.name]),
+    )
+    with pytest.raises(exceptions.FailedPrecondition, match="Router"):
+        playbooks.delete_playbook(name=order.name)
+    playbooks.update_playbook(
+        playbook=cx.Playbook(name=order.name, display_name="Where Is My Order"), update_mask={"paths": ["display_name"]}
+    )
+    files = _export(agents, agent)
+    assert files["playbooks/Router/Router.json"]["referencedPlaybooks"] == ["Where Is My Order"]
+    assert "playbooks/Where Is My Order/examples/Happy path.json" in files
+    assert list(playbooks.get_playbook(name=router.name).referenced_playbooks) == [order.name]

@@ -58,7 +58,9 @@ class PlaybooksService(PlaybookTransferRpcs, ResourceService):
             old = res.display_name
             resources.update(located, PLAYBOOK, res, request.playbook, mask, record.package.default_language)
             if res.display_name != old:
-                playbook_references.rewrite(record.package, REFERENCE_KEY, old, res.display_name)
+                playbook_references.rename_everywhere(
+                    record.package, playbook_references.PLAYBOOKS, old, res.display_name
+                )
                 if str(record.package.agent.get("startPlaybook", "")).strip() == old.strip():
                     record.package.agent["startPlaybook"] = res.display_name
             return resources.message_of(located, PLAYBOOK, res, record.package.default_language)

@@ -56,7 +56,7 @@ class ToolsService(ResourceService):
             old = res.display_name
             resources.update(located, TOOL, res, request.tool, mask, record.package.default_language)
             if res.display_name != old:
-                playbook_references.rewrite(record.package, REFERENCE_KEY, old, res.display_name)
+                playbook_references.rename_everywhere(record.package, playbook_references.TOOLS, old, res.display_name)
             return resources.message_of(located, TOOL, res, record.package.default_language)
 
     @rpc(tool_types.DeleteToolRequest, empty_pb2.Empty)

@@ -86,6 +86,25 @@ def test_design_time_lists(creds, agent, start_flow):
     assert len(groups) == 1
 
 
+def test_reporting_tables_match_the_api(creds, agent, start_flow):
+    intent_api = intents.Intents(creds=creds)
+    phrases = intent_api.bulk_intent_to_df(agent.name)
+    listed = intent_api.list_intents(agent.name)
+    assert len(phrases) == sum(len(i.training_phrases) for i in listed)
+    assert set(phrases["display_name"]) == {i.display_name for i in listed if i.training_phrases}
+
+    entity_api = entity_types.EntityTypes(creds=creds)
+    values = entity_api.entity_types_to_df(agent.name)
+    # One row per synonym of each entity value.
+    listed_types = entity_api.list_entity_types(agent.name)
+    assert len(values) == sum(len(value.synonyms) for e in listed_types for value in e.entities)
+
+    group_api = transition_route_groups.TransitionRouteGroups(creds=creds)
+    routes = group_api.route_groups_to_dataframe(agent.name)
+    groups = group_api.list_transition_route_groups(start_flow)
+    assert len(routes) == sum(len(g.transition_routes) for g in groups)
+
+
 def test_flows_train_export_import(emulator, creds, agent, start_flow):
     api = flows.Flows(creds=creds)
     api.train_flow(start_flow).result(timeout=30)
@@ -168,6 +187,11 @@ def test_test_cases_run_results_coverage_import_export(emulator, creds, agent):
     assert results[0].test_result in (types.TestResult.PASSED, types.TestResult.FAILED)
     full = api.list_test_cases(agent.name, include_conversation_turns=True)
     assert any(t.last_test_result.name for t in full)
+
+    # scrapi's results table (what a pipeline reports): every case re-run in one batch.
+    table = api.get_test_case_results_df(agent.name, retest_all=True)
+    assert sorted(table["display_name"]) == sorted(t.display_name for t in listed)
+    assert set(table["passed"]) <= {True, False}
 
     coverage = api.calculate_coverage(coverage_type=1, agent_id=agent.name)
     assert coverage.intent_coverage.coverage_score > 0

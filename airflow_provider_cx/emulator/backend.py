@@ -15,7 +15,9 @@ from typing import Any
 
 import grpc
 
+from airflow_provider_cx.emulator.api_version import in_caller_version
 from airflow_provider_cx.emulator.calls import CallRecorder
+from airflow_provider_cx.emulator.change_history import ChangeHistory
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.faults import FaultInjector, FaultPlan
 from airflow_provider_cx.emulator.gcs import open_gcs
@@ -38,6 +40,8 @@ class Backend:
         gcs_root: str | Path | None = None,
     ) -> None:
         self.store = AgentStore()
+        # Watches the store before persistence does, so each change's history is saved with it.
+        self.changes = ChangeHistory(self.store)
         self.operations = OperationManager(delay=operation_delay)
         self.faults = FaultInjector(faults)
         self.calls = CallRecorder()
@@ -60,6 +64,7 @@ class Backend:
         ``metadata`` is the method's metadata message (e.g. BatchRunTestCasesMetadata); default Struct.
         """
         fail = self.faults.operation_failure(current_method.get())
+        work, metadata = in_caller_version(work, metadata)
         return self.operations.start(project, location, work, fail=fail, metadata=metadata)
 
     # --- environments -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from airflow_provider_cx.emulator.api_version import as_caller, as_served, caller_descriptor, for_caller
 from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.names import SPECIAL_PAGE_NAMES, SPECIAL_PAGES
 from airflow_provider_cx.emulator.store import AgentRecord
@@ -55,6 +56,9 @@ class References:
         self._entity_types = _index(self.package.entity_types)
         self._webhooks = _index(self.package.webhooks)
         self._agent_groups = _index(self.package.route_groups)
+        # .get, not resources(): a look-up must not add empty collections to the package.
+        self._tools = _index(self.package.collections.get("tools", []))
+        self._playbooks = _index(self.package.collections.get("playbooks", []))
         self._pages: dict[str, _Index] = {}
         self._flow_groups: dict[str, _Index] = {}
 
@@ -105,6 +109,12 @@ class References:
     def webhook_ref(self, display: str) -> str:
         return self._simple_ref("webhooks", self._webhooks, display)
 
+    def tool_ref(self, display: str) -> str:
+        return self._simple_ref("tools", self._tools, display)
+
+    def playbook_ref(self, display: str) -> str:
+        return self._simple_ref("playbooks", self._playbooks, display)
+
     def entity_type_ref(self, value: str) -> str:
         display = value[1:] if value.startswith("@") else value
         if display.startswith("sys."):
@@ -152,6 +162,12 @@ class References:
 
     def webhook_display(self, name: str) -> str:
         return self._display(name, "webhooks", self._webhooks, "webhook")
+
+    def tool_display(self, name: str) -> str:
+        return self._display(name, "tools", self._tools, "tool")
+
+    def playbook_display(self, name: str) -> str:
+        return self._display(name, "playbooks", self._playbooks, "playbook")
 
     def entity_type_display(self, name: str) -> str:
         if name.startswith("@"):
@@ -244,6 +260,10 @@ def _to_names(refs: References, flow: Flow | None) -> dict[str, Callable[[str], 
         "transitionRouteGroups": lambda v: refs.route_group_ref(flow, v),
         "entityType": refs.entity_type_ref,
         "startFlow": refs.flow_ref,
+        # Playbooks name what they may call by display name in the package.
+        "referencedTools": refs.tool_ref,
+        "referencedPlaybooks": refs.playbook_ref,
+        "referencedFlows": refs.flow_ref,
     }
 
 
@@ -256,25 +276,34 @@ def _to_displays(refs: References) -> dict[str, Callable[[str], str]]:
         "transitionRouteGroups": refs.route_group_display,
         "entityType": refs.entity_type_display,
         "startFlow": refs.flow_display,
+        "referencedTools": refs.tool_display,
+        "referencedPlaybooks": refs.playbook_display,
+        "referencedFlows": refs.flow_display,
     }
 
 
 # --- package dict <-> message -------------------------------------------------------------------
 def to_message(data: dict[str, JSON], message_cls: type[Message], refs: References, flow: Flow | None = None) -> Any:
-    """The API message for a package dict (references rewritten, unknown fields left out)."""
-    converted = durations_to_proto(_rewrite(data, _to_names(refs, flow)), message_cls.DESCRIPTOR)
+    """The API message for a package dict (references rewritten, unknown fields left out).
+
+    Parsed with the caller's version of the message, so a v3beta1 caller gets its extra fields back
+    (carried as unknown fields of the ``message_cls`` returned).
+    """
+    spoken = for_caller(message_cls)
+    converted = durations_to_proto(_rewrite(data, _to_names(refs, flow)), spoken.DESCRIPTOR)
     converted.pop("name", None)
-    message = message_cls()
+    message = spoken()
     try:
         json_format.ParseDict(converted, message, ignore_unknown_fields=True)
     except json_format.ParseError as err:
         what = f"{message_cls.DESCRIPTOR.name} {data.get('displayName')!r}"
         raise InvalidArgument(f"stored {what} is malformed: {err}") from err
-    return message
+    return as_served(message, message_cls)
 
 
 def from_message(message: Message, refs: References) -> dict[str, JSON]:
     """The package dict for an API message (references as display names, no ``name``)."""
+    message = as_caller(message)
     data = _durations_to_package(json_format.MessageToDict(message), message.DESCRIPTOR)
     data.pop("name", None)
     return _rewrite(data, _to_displays(refs))
@@ -351,6 +380,7 @@ def mask_paths(update_mask: Any, descriptor: Descriptor, what: str) -> list[list
     """The update mask's paths as lists of JSON names; None when the mask is empty (update all)."""
     if update_mask is None or not update_mask.paths:
         return None
+    descriptor = caller_descriptor(descriptor)
     paths = []
     for path in update_mask.paths:
         if path == "*":
@@ -380,6 +410,7 @@ def merge_update(
     ``norm`` is ``raw`` after an API round trip; wherever ``new`` still equals it the stored value is
     kept verbatim, so unknown fields and formatting survive.
     """
+    descriptor = caller_descriptor(descriptor)
     if paths is None:
         merged = _merge_message(raw, norm, new, descriptor)
     else:

@@ -74,15 +74,23 @@ class Service:
         return specs
 
 
-def generic_handler(service: Service) -> grpc.GenericRpcHandler:
+def generic_handler(
+    service: Service, name: str | None = None, around: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+) -> grpc.GenericRpcHandler:
+    """The handler of ``service`` under its ``SERVICE`` name, or under ``name`` (another API version).
+
+    ``around`` wraps each method before the accounting/error mapping (``api_version.serving``).
+    """
+    name = name or service.SERVICE
     handlers = {}
     for method, (attr, spec) in service.rpc_specs().items():
+        func = getattr(service, attr)
         handlers[method] = grpc.unary_unary_rpc_method_handler(
-            _wrap(service, f"/{service.SERVICE}/{method}", getattr(service, attr)),
+            _wrap(service, f"/{name}/{method}", around(func) if around is not None else func),
             request_deserializer=spec.request.FromString,
             response_serializer=spec.response.SerializeToString,
         )
-    return grpc.method_handlers_generic_handler(service.SERVICE, handlers)
+    return grpc.method_handlers_generic_handler(name, handlers)
 
 
 def _wrap(service: Service, full_method: str, func: Callable[[Any, grpc.ServicerContext], Any]) -> Callable:

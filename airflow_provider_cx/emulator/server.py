@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from airflow_provider_cx.emulator.admin import AdminClient, AdminService
+from airflow_provider_cx.emulator.api_version import other_version_handlers
 from airflow_provider_cx.emulator.backend import Backend
 from airflow_provider_cx.emulator.faults import FaultPlan
 from airflow_provider_cx.emulator.operations import OperationsService
@@ -92,6 +93,7 @@ class EmulatorServer:
                 raise RuntimeError(f"two servicers claim {cls.SERVICE}: {type(self.services[cls.SERVICE])} and {cls}")
             self.services[cls.SERVICE] = cls(self.backend)
         server.add_generic_rpc_handlers([generic_handler(s) for s in self.services.values()])
+        server.add_generic_rpc_handlers(other_version_handlers(self.services.values()))
         target = f"{self.host}:{self.port}"
         try:
             if self.tls_cert is not None and self.tls_key is not None:

@@ -1,4 +1,4 @@
-"""google.cloud.dialogflow.cx.v3.Agents: agent CRUD, export/restore and validation."""
+"""google.cloud.dialogflow.cx.v3.Agents: agent CRUD, export/restore, validation (generative settings: a mixin)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, json_format
 
 from airflow_provider_cx.emulator import validation
+from airflow_provider_cx.emulator.api_version import as_caller
 from airflow_provider_cx.emulator.blob import decode_blob, encode_blob, is_blob
 from airflow_provider_cx.emulator.convert import (
     References,
@@ -25,6 +26,7 @@ from airflow_provider_cx.emulator.defaults import new_agent_package
 from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument
 from airflow_provider_cx.emulator.names import parse, parse_location, parse_singleton
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
+from airflow_provider_cx.emulator.services.generative_settings import GenerativeSettingsRpcs
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package import AgentPackage, read_package, write_zip
 
@@ -44,7 +46,7 @@ def agent_message(record: AgentRecord) -> Any:
     return message
 
 
-class AgentsService(Service):
+class AgentsService(GenerativeSettingsRpcs, Service):
     SERVICE = "google.cloud.dialogflow.cx.v3.Agents"
 
     # --- CRUD -----------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ class AgentsService(Service):
             raise InvalidArgument(f"cannot create agent: {', '.join(missing)} must be set")
         if agent.start_flow:
             raise InvalidArgument("cannot create agent: start_flow is set by the server (Default Start Flow)")
-        data = json_format.MessageToDict(agent)
+        data = json_format.MessageToDict(as_caller(agent))  # v3beta1-only settings included
         for key in ("name", "displayName", "startFlow"):
             data.pop(key, None)
         store = self.backend.store

@@ -10,6 +10,7 @@ from google.protobuf import empty_pb2
 
 from airflow_provider_cx.emulator.resources import Kind, ResourceService
 from airflow_provider_cx.emulator.rpc import pb, rpc
+from airflow_provider_cx.emulator.services.nlu_io import EntityTypeTransferRpcs
 
 ENTITY_TYPE = Kind(
     "entity type",
@@ -21,7 +22,7 @@ ENTITY_TYPE = Kind(
 )
 
 
-class EntityTypesService(ResourceService):
+class EntityTypesService(EntityTypeTransferRpcs, ResourceService):
     SERVICE = "google.cloud.dialogflow.cx.v3.EntityTypes"
     KIND = ENTITY_TYPE
     NAME_SHAPES = (("entityTypes",),)

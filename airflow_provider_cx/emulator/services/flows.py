@@ -1,4 +1,4 @@
-"""google.cloud.dialogflow.cx.v3.Flows: flow CRUD, TrainFlow and flow validation."""
+"""google.cloud.dialogflow.cx.v3.Flows: flow CRUD, TrainFlow, flow validation (and export/import: flow_io)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from airflow_provider_cx.emulator.errors import FailedPrecondition
 from airflow_provider_cx.emulator.names import parse, parse_singleton
 from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, flow_by_id, locate
 from airflow_provider_cx.emulator.rpc import pb, rpc
+from airflow_provider_cx.emulator.services.flow_io import FlowTransferRpcs
 from airflow_provider_cx.package import Resource
 
 FLOW = Kind("flow", "flows", pb(flow_types.Flow), reference_key="targetFlow")
 _EXCLUDED_DEFAULTS = ("name", "displayName")
 
 
-class FlowsService(ResourceService):
+class FlowsService(FlowTransferRpcs, ResourceService):
     SERVICE = "google.cloud.dialogflow.cx.v3.Flows"
     KIND = FLOW
     NAME_SHAPES = (("flows",),)

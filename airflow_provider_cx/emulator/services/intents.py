@@ -10,6 +10,7 @@ from google.protobuf import empty_pb2
 
 from airflow_provider_cx.emulator.resources import Kind, ResourceService
 from airflow_provider_cx.emulator.rpc import pb, rpc
+from airflow_provider_cx.emulator.services.nlu_io import IntentTransferRpcs
 
 INTENT = Kind(
     "intent",
@@ -22,7 +23,7 @@ INTENT = Kind(
 _PARTIAL = intent_types.IntentView.INTENT_VIEW_PARTIAL
 
 
-class IntentsService(ResourceService):
+class IntentsService(IntentTransferRpcs, ResourceService):
     SERVICE = "google.cloud.dialogflow.cx.v3.Intents"
     KIND = INTENT
     NAME_SHAPES = (("intents",),)

@@ -2,6 +2,8 @@
 
     python -m airflow_provider_cx.package lint PATH [--config F] [--format json|markdown|junit]
                                                     [--fail-on ERROR|WARNING|INFO|NONE] [--output F]
+                                                    [--target-agent AGENT [--project-alias N]] [--profile P]
+    python -m airflow_provider_cx.package overlay SOURCE --profile PROFILE.json --output DEST.zip
     python -m airflow_provider_cx.package diff BASE TARGET [--format markdown|json] [--output F]
     python -m airflow_provider_cx.package rules
 
@@ -12,13 +14,18 @@ Exit codes: 0 success (for lint: no finding reaches the gate), 1 a finding reach
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_provider_cx.package.io import read_package
 from airflow_provider_cx.package.model import PackageError
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.package.lint import LintConfig
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 _GATES = ("ERROR", "WARNING", "INFO", "NONE")
@@ -42,6 +49,12 @@ def _lint(args: argparse.Namespace) -> int:
     except LintConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.target_agent or args.profile or args.project_alias:
+        try:
+            config = _stage_config(config, args)
+        except (LintConfigError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_UNREADABLE
     package = read_package(args.path)
     findings = lint_package(package, config)
     gate = args.fail_on.upper()
@@ -49,6 +62,36 @@ def _lint(args: argparse.Namespace) -> int:
     _emit(render_findings(findings, args.format, fail_on=report_gate, source=str(args.path)), args.output)
     failed = gate != "NONE" and any(f.reaches(gate) for f in findings)
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _stage_config(config: LintConfig, args: argparse.Namespace) -> LintConfig:
+    """The lint configuration plus the stage-fit inputs: target agent, project aliases, profile's forbid."""
+    from airflow_provider_cx.package.profile import load_profile
+
+    forbid = load_profile(args.profile).forbid if args.profile else ()
+    return dataclasses.replace(
+        config,
+        target_agent=args.target_agent or config.target_agent,
+        target_project_aliases=(*config.target_project_aliases, *args.project_alias),
+        forbid=(*config.forbid, *forbid),
+    )
+
+
+def _overlay(args: argparse.Namespace) -> int:
+    from airflow_provider_cx.package.io import write_folder, write_zip
+    from airflow_provider_cx.package.profile import ProfileError, apply_profile, env_resolver, load_profile
+
+    try:
+        overlay = apply_profile(read_package(args.source), load_profile(args.profile), resolve=env_resolver())
+    except ProfileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.output.suffix.lower() == ".zip":
+        args.output.write_bytes(write_zip(overlay.package))
+    else:
+        write_folder(overlay.package, args.output)
+    sys.stdout.write(overlay.describe())
+    return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -97,7 +140,16 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on", type=_gate, default="ERROR", help="exit 1 when a finding is at least this severe (NONE: never)"
     )
     lint.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    lint.add_argument("--target-agent", help="projects/P/locations/L/agents/A: report references to other projects")
+    lint.add_argument("--project-alias", action="append", default=[], help="the target project's number")
+    lint.add_argument("--profile", type=Path, help="stage profile whose forbid patterns URLs must not match")
     lint.set_defaults(run=_lint)
+
+    overlay = commands.add_parser("overlay", help="apply a stage profile: write the stage's package")
+    overlay.add_argument("source", type=Path, help="the agent package: a .zip export or a folder")
+    overlay.add_argument("--profile", type=Path, required=True, help="the stage profile (JSON)")
+    overlay.add_argument("--output", type=Path, required=True, help="the stage's package (.zip, else a folder)")
+    overlay.set_defaults(run=_overlay)
 
     diff = commands.add_parser("diff", help="release notes: what changed from BASE to TARGET")
     diff.add_argument("base", type=Path)

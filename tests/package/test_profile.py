@@ -457,3 +457,21 @@ def test_env_resolver_reads_airflow_style_variables():
     assert resolve(SecretRef("env:PLAIN")) == "env-value"
     with pytest.raises(ProfileError, match="connection 'nopass' has no password"):
         resolve(SecretRef("conn:nopass"))
+
+
+def test_the_readme_shows_the_sample_agent_profiles():
+    from airflow_provider_cx.sample_agent import sample_agent_path, sample_profile_path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Stage profiles", 1)[1].split("\n## ", 1)[0]
+    shown = [json.loads(block.split("```", 1)[0]) for block in section.split("```json\n")[1:]]
+    for stage in ("staging", "prod"):
+        sample = json.loads(sample_profile_path(stage).read_text(encoding="utf-8"))
+        sample.pop("description")
+        assert sample in shown, stage
+        profile = load_profile(sample_profile_path(stage))
+        overlay = apply_profile(read_package(sample_agent_path()), profile, resolve=lambda ref: "k" * 8)
+        assert (
+            overlay.package.webhook("Branch Locator").data["genericWebService"]["uri"]
+            == sample["webhooks"]["Branch Locator"]["uri"]
+        )

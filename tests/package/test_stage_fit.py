@@ -68,6 +68,20 @@ def test_goodbye_graffiti_generators_are_the_package_own_resources(shared_agents
     ]
 
 
+def test_test_results_of_the_source_agent_are_records_not_references(shared_agents):
+    package = load(shared_agents, "qatar-airways")
+    case = package.test_cases[0]
+    source = "projects/qa-dev/locations/global/agents/src"
+    case.data["lastTestResult"] = {
+        "name": f"{source}/testCases/{case.id}/results/r1",
+        "environment": f"{source}/environments/draft",
+    }
+    assert check_stage_fit(package, PROD) == []
+    # The same name outside the record is another agent's environment: foreign.
+    case.data["environment"] = f"{source}/environments/draft"
+    assert [f.path for f in check_stage_fit(package, PROD)] == [package.path_of(case)]
+
+
 def plant(package: AgentPackage, project: str, number: str, location: str = "global") -> None:
     """References of one project, where real agents carry them."""
     store = f"projects/{number}/locations/{location}/collections/default_collection/dataStores/faq"

@@ -6,9 +6,10 @@ data store, security settings, Service Directory service, engine, BigQuery table
 another project means prod would use dev's backend; that is an ERROR, before anything changes.
 
 Not reported: ``agent.json``'s ``projectNumber`` (where the export came from; a restore ignores
-it), and references to the package's own resources by full name (e.g. a generator
+it), references to the package's own resources by full name (e.g. a generator
 ``projects/P/locations/L/agents/A/generators/<id>`` whose id is in the package: a restore points
-them at the target agent).
+them at the target agent), and a test case's ``lastTestResult`` (a record of a past run in the
+source agent, not something the restored agent uses).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ STAGE_FIT_RULES = ("foreign-reference", "forbidden-endpoint")
 
 # A full resource name, optionally in its "//service.googleapis.com/" form.
 _REFERENCE = re.compile(r"^(?://[a-z0-9.-]+/)?projects/(?P<project>[^/\s]+)(?:/locations/(?P<location>[^/\s]+))?/\S+$")
-_AGENT_CHILD = re.compile(r"/agents/[^/]+/[A-Za-z]+/(?P<id>[^/\s]+)$")
+_AGENT_CHILD = re.compile(r"/agents/[^/]+/(?P<rest>\S+)$")
+# Output-only records of the source agent: they name its resources but configure nothing.
+_RECORDS = frozenset({"lastTestResult"})
 # Cloud Run's deterministic URL names the project by number: https://<service>-<number>.<region>.run.app
 _CLOUD_RUN = re.compile(r"^https?://[a-z0-9-]+-(?P<number>\d{6,})\.[a-z0-9-]+\.run\.app(?:[/:?#]|$)", re.IGNORECASE)
 _COLLECTION_TYPES = {
@@ -113,7 +116,7 @@ def _foreign(value: str, target: _Target, own_ids: set[str]) -> str | None:
     if match is None:
         return None
     child = _AGENT_CHILD.search(value)
-    if child is not None and child["id"] in own_ids:
+    if child is not None and own_ids.intersection(child["rest"].split("/")):
         return None
     if match["project"] not in target.projects:
         ours = ", ".join(sorted(target.projects))
@@ -145,6 +148,8 @@ def _with_parts(res: Resource) -> dict[str, Any]:
 def _strings(node: Any, field: str) -> Iterator[tuple[str, str]]:
     if isinstance(node, dict):
         for key, value in node.items():
+            if key in _RECORDS:
+                continue
             yield from _strings(value, f"{field}.{key}" if field and key else field or str(key))
     elif isinstance(node, list):
         for index, item in enumerate(node):

@@ -65,15 +65,17 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _stage_config(config: LintConfig, args: argparse.Namespace) -> LintConfig:
-    """The lint configuration plus the stage-fit inputs: target agent, project aliases, profile's forbid."""
+    """The lint configuration plus the stage-fit inputs: target agent, project aliases, the profile's
+    forbid patterns and project number."""
     from airflow_provider_cx.package.profile import load_profile
 
-    forbid = load_profile(args.profile).forbid if args.profile else ()
+    profile = load_profile(args.profile) if args.profile else None
+    number = [profile.project_number] if profile and profile.project_number else []
     return dataclasses.replace(
         config,
         target_agent=args.target_agent or config.target_agent,
-        target_project_aliases=(*config.target_project_aliases, *args.project_alias),
-        forbid=(*config.forbid, *forbid),
+        target_project_aliases=(*config.target_project_aliases, *args.project_alias, *number),
+        forbid=(*config.forbid, *(profile.forbid if profile else ())),
     )
 
 
@@ -142,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("--output", type=Path, help="write the report here instead of stdout")
     lint.add_argument("--target-agent", help="projects/P/locations/L/agents/A: report references to other projects")
     lint.add_argument("--project-alias", action="append", default=[], help="the target project's number")
-    lint.add_argument("--profile", type=Path, help="stage profile whose forbid patterns URLs must not match")
+    lint.add_argument("--profile", type=Path, help="stage profile: its forbid patterns and project number")
     lint.set_defaults(run=_lint)
 
     overlay = commands.add_parser("overlay", help="apply a stage profile: write the stage's package")

@@ -19,7 +19,6 @@ from airflow_provider_cx.package.profile import (
     load_profile,
     parse_profile,
 )
-from airflow_provider_cx.package.redact import REDACTED
 
 DEV_STORE = "projects/111111111111/locations/global/collections/default_collection/dataStores/faq-dev_123"
 PROD_STORE = "projects/222222222222/locations/global/collections/default_collection/dataStores/faq-prod_456"
@@ -177,7 +176,10 @@ def test_webhook_fields_on_qatar_airways(shared_agents):
     text = overlay.describe()
     assert_no_secret(text)
     assert "z6hIANe4CkSIb3qPt2FTbmdSaUQ0WOZe" not in text  # dev's header value from the export
-    assert f"genericWebService.requestHeaders: {REDACTED} -> {REDACTED}" in text
+    assert (
+        'genericWebService.requestHeaders: [{"key": "CLIENT-KEY", "value": "***"}] -> '
+        '[{"key": "CLIENT-KEY", "value": "***"}, {"key": "X-Stage", "value": "***"}]'
+    ) in text
     assert '"clientSecret": "***"' in text
     assert all(c.resource == "webhook 'Apigee Integration'" for c in overlay.changes)
 
@@ -475,3 +477,40 @@ def test_the_readme_shows_the_sample_agent_profiles():
             overlay.package.webhook("Branch Locator").data["genericWebService"]["uri"]
             == sample["webhooks"]["Branch Locator"]["uri"]
         )
+
+
+def test_project_number_and_the_overlay_summaries(shared_agents):
+    assert parse_profile({"project_number": 222222222222}).project_number == "222222222222"
+    with pytest.raises(ProfileError, match=r"\$.project_number: expected the project's number"):
+        parse_profile({"project_number": "acme-prod"})
+    package = load(shared_agents, "qatar-airways")
+    overlay = apply(
+        package,
+        {"stage": "prod", "webhooks": {"Apigee Integration": {"request_headers": {"K": {"secret": "env:HEADER_KEY"}}}}},
+    )
+    summary = overlay.to_dict()
+    assert summary["stage"] == "prod"
+    assert summary["changes"] == [
+        {
+            "path": "webhooks/Apigee Integration.json",
+            "resource": "webhook 'Apigee Integration'",
+            "field": "genericWebService.requestHeaders[0].key",
+            "before": '"CLIENT-KEY"',
+            "after": '"K"',
+        },
+        {
+            "path": "webhooks/Apigee Integration.json",
+            "resource": "webhook 'Apigee Integration'",
+            "field": "genericWebService.requestHeaders[0].value",
+            "before": "***",
+            "after": "***",
+        },
+    ]
+    markdown = overlay.to_markdown()
+    assert markdown.startswith("### Stage profile prod\n")
+    assert (
+        "| `webhooks/Apigee Integration.json` | `genericWebService.requestHeaders[0].value` | `***` | `***` |"
+        in markdown
+    )
+    assert_no_secret(json.dumps(summary) + markdown)
+    assert "No changes." in apply(overlay.package, {"stage": "prod"}).to_markdown()

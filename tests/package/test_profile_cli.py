@@ -47,7 +47,7 @@ def test_overlay_writes_the_stage_package_and_prints_masked_changes(tmp_path, br
     assert "stage profile 'prod': 4 change(s)" in out
     assert "webhooks/Branch Locator.json: genericWebService.uri: " in out
     assert "https://branches.prod.acmebank.example/cx/v1/nearest" in out
-    assert "genericWebService.requestHeaders: (unset) -> ***" in out
+    assert 'genericWebService.requestHeaders: (unset) -> [{"key": "X-Api-Key", "value": "***"}]' in out
     staged = read_package(output)
     service = staged.webhook("Branch Locator").data["genericWebService"]
     assert service["requestHeaders"] == [{"key": "X-Api-Key", "value": SECRET}]
@@ -133,3 +133,16 @@ def test_overlay_as_a_subprocess_never_prints_the_secret(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "4 change(s)" in done.stdout
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_lint_takes_the_stage_project_number_from_the_profile(tmp_path, shared_agents, capsys):
+    package = read_package(_agent(shared_agents, "qatar-airways"))
+    store = "projects/200000000002/locations/us-central1/collections/default_collection/dataStores/faq"
+    package.flows[0].data["knowledgeConnectorSettings"] = {"dataStoreConnections": [{"dataStore": store}]}
+    folder = write_folder(package, tmp_path / "qatar")
+    profile = tmp_path / "prod.json"
+    profile.write_text(json.dumps({"stage": "prod", "project_number": "200000000002"}))
+    assert main(["lint", str(folder), "--target-agent", PROD_AGENT]) == 1  # a number it cannot place
+    assert main(["lint", str(folder), "--target-agent", PROD_AGENT, "--profile", str(profile)]) == 0
+    assert main(["lint", str(folder), "--target-agent", PROD_AGENT, "--project-alias", "200000000002"]) == 0
+    capsys.readouterr()

@@ -30,7 +30,7 @@ from airflow_provider_cx.package.profile.model import (
 from airflow_provider_cx.package.profile.secrets import SecretResolver
 from airflow_provider_cx.package.redact import REDACTED, SECRET_FIELDS, package_secrets, redact_uri
 
-_HIDDEN_SEGMENTS = SECRET_FIELDS | {"requestheaders", "headers"}
+_HEADER_SEGMENTS = frozenset({"requestheaders", "headers"})
 _WEBHOOK_AUTH_FIELDS = ("username", "password", "secretVersionForUsernamePassword", "oauthConfig", "serviceAgentAuth")
 _MISSING = object()
 # Shorter "secrets" would mask ordinary words in the change list; Airflow's masker skips them too.
@@ -67,10 +67,27 @@ class Overlay:
     stage: str = ""
 
     def describe(self) -> str:
-        """The change list as text, one change a line (``no changes`` when there are none)."""
+        """The change list as text: a count, then one change a line."""
         head = f"stage profile {self.stage!r}: " if self.stage else "stage profile: "
         lines = [f"{head}{len(self.changes)} change(s)"] + [f"- {change}" for change in self.changes]
         return "\n".join(lines) + "\n"
+
+    def to_markdown(self) -> str:
+        """The change list as a Markdown table, for release notes (values are already masked)."""
+        title = f"### Stage profile {self.stage}" if self.stage else "### Stage profile"
+        if not self.changes:
+            return f"{title}\n\nNo changes.\n"
+        rows = [f"| `{c.path}` | `{c.field}` | {_cell(c.before)} | {_cell(c.after)} |" for c in self.changes]
+        head = ["| file | field | before | after |", "| --- | --- | --- | --- |"]
+        return "\n".join([title, "", *head, *rows]) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (for XCom and reports): the stage and the masked changes."""
+        return {"stage": self.stage, "changes": [change.to_dict() for change in self.changes]}
+
+
+def _cell(value: str) -> str:
+    return "`" + value.replace("|", "\\|").replace("`", "'") + "`"
 
 
 def apply_profile(
@@ -364,8 +381,13 @@ def _show(field: str, value: Any, scrub: list[str]) -> str:
     if value is _MISSING:
         return "(unset)"
     segments = [s.split("[", 1)[0].lower() for s in field.replace("['", ".").split(".")]
-    if _HIDDEN_SEGMENTS & set(segments):
+    if SECRET_FIELDS & set(segments):
         return REDACTED
+    if _HEADER_SEGMENTS & set(segments):
+        # Header names say what changed; their values may be credentials.
+        if segments[-1] == "key":
+            return json.dumps(value, ensure_ascii=False) if _safe(value, scrub) else REDACTED
+        return json.dumps(_mask_headers(value)) if isinstance(value, dict | list) else REDACTED
     if segments and segments[-1] == "textschema" and isinstance(value, str):
         # A whole OpenAPI spec says nothing at a glance; its servers are what a profile changes.
         spec = Resource("tools", "", {"openApiSpec": {"textSchema": value}})
@@ -380,14 +402,31 @@ def _show(field: str, value: Any, scrub: list[str]) -> str:
 def _mask(value: Any) -> Any:
     """A JSON value with what may be a credential replaced (for values set as a whole, e.g. oauthConfig)."""
     if isinstance(value, dict):
-        return {
-            k: REDACTED
-            if str(k).lower() in _HIDDEN_SEGMENTS
-            else redact_uri(v)
-            if k in ("uri", "url") and isinstance(v, str)
-            else _mask(v)
-            for k, v in value.items()
-        }
+        masked: dict[str, Any] = {}
+        for key, item in value.items():
+            lowered = str(key).lower()
+            if lowered in SECRET_FIELDS:
+                masked[key] = REDACTED
+            elif lowered in _HEADER_SEGMENTS:
+                masked[key] = _mask_headers(item)
+            elif lowered in ("uri", "url") and isinstance(item, str):
+                masked[key] = redact_uri(item)
+            else:
+                masked[key] = _mask(item)
+        return masked
     if isinstance(value, list):
         return [_mask(item) for item in value]
     return value
+
+
+def _mask_headers(headers: Any) -> Any:
+    """Headers with every value masked: ``[{"key", "value"}]`` (package form) or ``{name: value}``."""
+    if isinstance(headers, list):
+        return [{**h, "value": REDACTED} if isinstance(h, dict) and "value" in h else REDACTED for h in headers]
+    if isinstance(headers, dict):
+        return dict.fromkeys(headers, REDACTED)
+    return REDACTED
+
+
+def _safe(value: Any, scrub: list[str]) -> bool:
+    return not any(secret in str(value) for secret in scrub)

@@ -12,7 +12,8 @@ A profile is JSON (see the README's "Stage profiles")::
       "data_stores": {"projects/111/locations/global/collections/default_collection/dataStores/faq-dev":
                       "projects/222/locations/global/collections/default_collection/dataStores/faq-prod"},
       "agent_settings": {"securitySettings": "projects/acme-prod/locations/global/securitySettings/s1"},
-      "forbid": ["-dev\\\\.", "staging"]
+      "forbid": ["-dev\\\\.", "staging"],
+      "project_number": "222222222222"
     }
 
 Secret values are never written in a profile: a secret is ``{"secret": "conn:<conn_id>"}``,
@@ -57,7 +58,17 @@ AGENT_FIELDS = frozenset(
         "timeZone",
     }
 )
-_TOP_KEYS = ("stage", "description", "webhooks", "tools", "uri_rewrites", "data_stores", "agent_settings", "forbid")
+_TOP_KEYS = (
+    "stage",
+    "description",
+    "webhooks",
+    "tools",
+    "uri_rewrites",
+    "data_stores",
+    "agent_settings",
+    "forbid",
+    "project_number",
+)
 
 
 class ProfileError(ValueError):
@@ -167,6 +178,9 @@ class StageProfile:
     data_stores: Mapping[str, str] = field(default_factory=dict)
     agent_settings: Mapping[str, Any] = field(default_factory=dict)
     forbid: tuple[str, ...] = ()
+    #: The stage project's number: resource names (data stores above all) name a project by number,
+    #: so the stage-fit gate needs it to recognise the stage's own references.
+    project_number: str = ""
 
     def secret_refs(self) -> list[SecretRef]:
         """Every secret the profile refers to, in document order."""
@@ -307,12 +321,22 @@ class _Reader:
                 if (target := self.string(value, child_path("$.data_stores", source))) is not None
             },
             agent_settings=self.agent_settings(data.get("agent_settings", {})),
+            project_number=self.project_number(data),
             forbid=tuple(
                 p
                 for i, item in enumerate(self.list_of(data.get("forbid", []), "$.forbid"))
                 if (p := self.regex(item, f"$.forbid[{i}]")) is not None
             ),
         )
+
+    def project_number(self, data: dict[str, Any]) -> str:
+        value = data.get("project_number", "")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value != "" and not (isinstance(value, str) and value.isdigit()):
+            self.fail("$.project_number", f"expected the project's number (digits), got {value!r}")
+            return ""
+        return str(value)
 
     def list_of(self, value: Any, path: str) -> list[Any]:
         if not isinstance(value, list):

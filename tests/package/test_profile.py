@@ -372,6 +372,11 @@ def test_data_stores_are_mapped_wherever_the_package_names_them(shared_agents):
     }
 
 
+def test_chained_data_store_mappings_are_refused():
+    with pytest.raises(ProfileError, match="itself mapped"):
+        parse_profile({"data_stores": {DEV_STORE: PROD_STORE, PROD_STORE: DEV_STORE + "x"}})
+
+
 # --- agent settings -------------------------------------------------------------------------------
 def test_agent_settings_set_top_level_and_nested_fields(shared_agents):
     package = load(shared_agents, "qatar-airways")

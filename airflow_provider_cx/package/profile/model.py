@@ -315,11 +315,7 @@ class _Reader:
             uri_rewrites=tuple(
                 r for i, item in enumerate(rewrites) if (r := self.rewrite(item, f"$.uri_rewrites[{i}]")) is not None
             ),
-            data_stores={
-                source: target
-                for source, value in stores.items()
-                if (target := self.string(value, child_path("$.data_stores", source))) is not None
-            },
+            data_stores=self.data_stores(stores),
             agent_settings=self.agent_settings(data.get("agent_settings", {})),
             project_number=self.project_number(data),
             forbid=tuple(
@@ -328,6 +324,20 @@ class _Reader:
                 if (p := self.regex(item, f"$.forbid[{i}]")) is not None
             ),
         )
+
+    def data_stores(self, stores: dict[str, Any]) -> dict[str, str]:
+        mapping = {
+            source: target
+            for source, value in stores.items()
+            if (target := self.string(value, child_path("$.data_stores", source))) is not None
+        }
+        for source, target in mapping.items():
+            # A -> B with B -> C would map A to C only on a second run: applying twice must not differ.
+            if target != source and target in mapping:
+                self.fail(
+                    child_path("$.data_stores", source), f"its target {target!r} is itself mapped; map to the end"
+                )
+        return mapping
 
     def project_number(self, data: dict[str, Any]) -> str:
         value = data.get("project_number", "")

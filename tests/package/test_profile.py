@@ -316,6 +316,71 @@ def test_uri_rewrites_reach_every_webhook_and_tool_server(shared_agents):
     assert "KEY-FROM-PROD" not in overlay.describe()
 
 
+@pytest.mark.parametrize(
+    ("auth", "expected"),
+    [
+        ({"type": "none"}, None),
+        (
+            {
+                "type": "api_key",
+                "key_name": "X-Key",
+                "api_key": {"secret": "env:HEADER_KEY"},
+                "request_location": "HEADER",
+            },
+            {"apiKeyConfig": {"keyName": "X-Key", "apiKey": "hdr-s3cret-value", "requestLocation": "HEADER"}},
+        ),
+        (
+            {"type": "bearer_token", "token": {"secret": "env:PW"}},
+            {"bearerTokenConfig": {"token": "basic-s3cret-value"}},
+        ),
+        (
+            {
+                "type": "oauth",
+                "client_id": "cx",
+                "client_secret": {"secret": "env:OAUTH"},
+                "token_endpoint": "https://auth.acme.example/token",
+            },
+            {
+                "oauthConfig": {
+                    "oauthGrantType": "CLIENT_CREDENTIAL",
+                    "clientId": "cx",
+                    "clientSecret": "oauth-s3cret-value",
+                    "tokenEndpoint": "https://auth.acme.example/token",
+                }
+            },
+        ),
+        (
+            {"type": "service_agent", "service_agent_token": "ID_TOKEN"},
+            {"serviceAgentAuthConfig": {"serviceAgentAuth": "ID_TOKEN"}},
+        ),
+    ],
+)
+def test_tool_auth_and_service_directory(shared_agents, auth, expected):
+    package = load(shared_agents, "divebooker.zip")
+    dev_auth = {"apiKeyConfig": {"keyName": "k", "apiKey": "dev-api-key-123", "requestLocation": "QUERY_STRING"}}
+    add_tool(package, "Accounts", {"openApiSpec": {"textSchema": YAML_SPEC, "authentication": dev_auth}})
+    add_tool(package, "Lookup", {"functionSpec": {}})
+    service = "projects/acme-prod/locations/us-central1/namespaces/cx/services/accounts"
+    overlay = apply(package, {"tools": {"Accounts": {"auth": auth, "service_directory": service}}})
+    spec = overlay.package.find("tools", "Accounts").data["openApiSpec"]
+    assert spec.get("authentication") == expected
+    assert spec["serviceDirectoryConfig"] == {"service": service}
+    assert spec["textSchema"] == YAML_SPEC
+    assert {c.path for c in overlay.changes} == {"tools/Accounts/Accounts.json"}
+    text = overlay.describe()
+    assert_no_secret(text)
+    assert "dev-api-key-123" not in text
+    with pytest.raises(ProfileMismatchError, match="tool 'Lookup' is not an OpenAPI tool"):
+        apply(package, {"tools": {"Lookup": {"service_directory": service}}})
+
+
+def test_empty_request_headers_remove_the_exports_headers(shared_agents):
+    package = load(shared_agents, "qatar-airways")
+    overlay = apply(package, {"webhooks": {"Apigee Integration": {"request_headers": {}}}})
+    assert "requestHeaders" not in overlay.package.webhook("Apigee Integration").data["genericWebService"]
+    assert "z6hIANe4CkSIb3qPt2FTbmdSaUQ0WOZe" not in overlay.describe()
+
+
 def package_files_zip(package: AgentPackage) -> bytes:
     from airflow_provider_cx.package import write_zip
 

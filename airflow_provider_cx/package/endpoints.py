@@ -19,8 +19,8 @@ from typing import Any
 from airflow_provider_cx.package.model import AgentPackage, Resource
 
 # A YAML `servers:` block: the key line, then every line indented deeper or a list item at its indent.
-_YAML_SERVERS = re.compile(r"^(?P<indent>[ \t]*)servers[ \t]*:[ \t]*(?:#.*)?$", re.MULTILINE)
-_YAML_URL = re.compile(r"""(?P<lead>(?:^|[\s{,-])["']?url["']?[ \t]*:[ \t]*)(?P<quote>["']?)(?P<url>[^"'\s#,}]+)""")
+_YAML_SERVERS = re.compile(r"^(?P<indent>[ \t]*)servers[ \t]*:[ \t]*(?P<inline>\[.*\])?[ \t]*(?:#.*)?$", re.MULTILINE)
+_YAML_URL = re.compile(r"""(?:^|[\s{,-])["']?url["']?[ \t]*:[ \t]*["']?(?P<url>[^"'\s#,]+)""")
 _JSON_URL = r"""(?P<lead>"url"\s*:\s*")"""
 
 
@@ -61,7 +61,12 @@ def package_endpoints(package: AgentPackage) -> Iterator[Endpoint]:
 def tool_server_urls(tool: Resource) -> list[str]:
     """The ``servers[].url`` values of a tool's OpenAPI spec (empty for other kinds of tool)."""
     schema = _schema_text(tool)
-    return [match["url"] for match in _server_url_matches(schema)] if schema is not None else []
+    if schema is None:
+        return []
+    parsed = _json(schema)
+    if parsed is not None:
+        return _json_servers(parsed)
+    return [schema[start:end] for start, end in _yaml_server_spans(schema)]
 
 
 def rewrite_tool_servers(tool: Resource, rewrite: Callable[[str], str]) -> None:
@@ -69,10 +74,20 @@ def rewrite_tool_servers(tool: Resource, rewrite: Callable[[str], str]) -> None:
     schema = _schema_text(tool)
     if schema is None:
         return
+    parsed = _json(schema)
+    spans = _yaml_server_spans(schema) if parsed is None else _json_server_spans(schema, parsed)
+    if spans is None:
+        # The URLs are not written plainly in the JSON text (escaped slashes...): rewrite the parsed spec.
+        assert isinstance(parsed, dict)
+        for server in parsed["servers"]:
+            if isinstance(server, dict) and isinstance(server.get("url"), str):
+                server["url"] = rewrite(server["url"])
+        tool.data["openApiSpec"]["textSchema"] = json.dumps(parsed, indent=2, ensure_ascii=False)
+        return
     out, last = [], 0
-    for match in _server_url_matches(schema):
-        out += [schema[last : match.start("url")], rewrite(match["url"])]
-        last = match.end("url")
+    for start, end in spans:
+        out += [schema[last:start], rewrite(schema[start:end])]
+        last = end
     tool.data["openApiSpec"]["textSchema"] = "".join(out) + schema[last:]
 
 
@@ -82,24 +97,38 @@ def _schema_text(tool: Resource) -> str | None:
     return schema if isinstance(schema, str) else None
 
 
-def _server_url_matches(schema: str) -> list[re.Match[str]]:
-    """Matches (group ``url``) of the server URLs in a JSON or YAML OpenAPI text, in text order."""
+def _json(schema: str) -> Any:
+    """The spec parsed when it is JSON; None for YAML (or anything else)."""
     try:
-        parsed = json.loads(schema)
+        return json.loads(schema)
     except ValueError:
-        return _yaml_server_urls(schema)
+        return None
+
+
+def _json_servers(parsed: Any) -> list[str]:
     servers = parsed.get("servers") if isinstance(parsed, dict) else None
-    wanted = [s["url"] for s in servers or [] if isinstance(s, dict) and isinstance(s.get("url"), str)]
-    # A JSON spec names each server as "url": "<value>"; other "url" keys (e.g. externalDocs) are skipped.
-    found: list[re.Match[str]] = []
-    for url in dict.fromkeys(wanted):
-        found += re.finditer(_JSON_URL + f'(?P<url>{re.escape(json.dumps(url)[1:-1])})(?=")', schema)
-    return sorted(found, key=lambda m: m.start())
+    return [s["url"] for s in servers or [] if isinstance(s, dict) and isinstance(s.get("url"), str)]
 
 
-def _yaml_server_urls(schema: str) -> list[re.Match[str]]:
-    found: list[re.Match[str]] = []
+def _json_server_spans(schema: str, parsed: Any) -> list[tuple[int, int]] | None:
+    """Where each server URL is written in a JSON text; None when one is not written plainly."""
+    spans: list[tuple[int, int]] = []
+    for url in dict.fromkeys(_json_servers(parsed)):
+        written = json.dumps(url, ensure_ascii=False)[1:-1]
+        found = [m.span("url") for m in re.finditer(_JSON_URL + f'(?P<url>{re.escape(written)})(?=")', schema)]
+        if not found or written != url:
+            return None
+        spans += found
+    return sorted(spans)
+
+
+def _yaml_server_spans(schema: str) -> list[tuple[int, int]]:
+    """Where each ``url`` of a YAML ``servers`` block (block or flow style) is written."""
+    spans: list[tuple[int, int]] = []
     for block in _YAML_SERVERS.finditer(schema):
+        if block["inline"]:
+            spans += _url_spans(schema, block.start("inline"), block.end("inline"))
+            continue
         indent, end = len(block["indent"]), block.end()
         for line in re.finditer(r"^.*$", schema[end + 1 :], re.MULTILINE):
             text = line.group(0)
@@ -107,5 +136,18 @@ def _yaml_server_urls(schema: str) -> list[re.Match[str]]:
                 depth = len(text) - len(text.lstrip())
                 if depth < indent or (depth == indent and not text.lstrip().startswith("-")):
                     break
-            found += _YAML_URL.finditer(schema, end + 1 + line.start(), end + 1 + line.end())
-    return found
+            spans += _url_spans(schema, end + 1 + line.start(), end + 1 + line.end())
+    return spans
+
+
+def _url_spans(schema: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    for match in _YAML_URL.finditer(schema, start, end):
+        url_start, url_end = match.span("url")
+        # In flow style the mapping's closing brace follows the URL; a templated URL keeps its braces.
+        while schema[url_end - 1] in "}]" and schema.count("{", url_start, url_end) < schema.count(
+            "}", url_start, url_end
+        ):
+            url_end -= 1
+        spans.append((url_start, url_end))
+    return spans

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cx.package import AgentPackage, Resource, package_files, read_package
-from airflow_provider_cx.package.endpoints import tool_server_urls
+from airflow_provider_cx.package.endpoints import rewrite_tool_servers, tool_server_urls
 from airflow_provider_cx.package.profile import (
     ProfileError,
     ProfileMismatchError,
@@ -379,6 +379,30 @@ def test_empty_request_headers_remove_the_exports_headers(shared_agents):
     overlay = apply(package, {"webhooks": {"Apigee Integration": {"request_headers": {}}}})
     assert "requestHeaders" not in overlay.package.webhook("Apigee Integration").data["genericWebService"]
     assert "z6hIANe4CkSIb3qPt2FTbmdSaUQ0WOZe" not in overlay.describe()
+
+
+@pytest.mark.parametrize(
+    ("spec", "urls"),
+    [
+        ("openapi: 3.0.0\nservers:\n- url: https://a-dev.acme.example\npaths: {}\n", ["https://a-dev.acme.example"]),
+        (
+            "servers: [{url: 'https://a-dev.acme.example/v1'}, {url: https://b-dev.acme.example}]  # two\npaths: {}\n",
+            ["https://a-dev.acme.example/v1", "https://b-dev.acme.example"],
+        ),
+        (
+            "servers:\n  - url: https://{region}-dev.acme.example/{version}\n    variables: {}\n",
+            ["https://{region}-dev.acme.example/{version}"],
+        ),
+        ('{"servers": [{"url": "https:\\/\\/a-dev.acme.example"}], "paths": {}}', ["https://a-dev.acme.example"]),
+    ],
+)
+def test_tool_server_urls_in_every_spec_style(spec, urls):
+    tool = Resource("tools", "T", {"displayName": "T", "openApiSpec": {"textSchema": spec}})
+    assert tool_server_urls(tool) == urls
+    rewrite_tool_servers(tool, lambda url: url.replace("-dev.", "-prod."))
+    assert tool_server_urls(tool) == [url.replace("-dev.", "-prod.") for url in urls]
+    if not spec.startswith("{"):
+        assert tool.data["openApiSpec"]["textSchema"] == spec.replace("-dev.", "-prod.")
 
 
 def package_files_zip(package: AgentPackage) -> bytes:

@@ -608,3 +608,13 @@ def test_project_number_and_the_overlay_summaries(shared_agents):
     )
     assert_no_secret(json.dumps(summary) + markdown)
     assert "No changes." in apply(overlay.package, {"stage": "prod"}).to_markdown()
+
+
+def test_the_documented_example_profile_is_valid():
+    from airflow_provider_cx.package.profile import model
+
+    example = model.__doc__.split("::", 1)[1].split("\n\n", 2)[1]
+    profile = parse_profile(json.loads(example))
+    assert profile.stage == "prod"
+    assert profile.tools["Accounts API"].auth.service_agent_token == "ID_TOKEN"
+    assert profile.project_number == "222222222222"

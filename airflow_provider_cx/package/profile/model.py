@@ -7,10 +7,10 @@ A profile is JSON (see the README's "Stage profiles")::
       "webhooks": {"Branch Locator": {"uri": "https://branches.acme.example/cx/v1/nearest",
                                       "timeout_seconds": 5,
                                       "request_headers": {"X-Api-Key": {"secret": "conn:branch_api"}}}},
-      "tools": {"Accounts API": {"auth": {"type": "service_agent", "token": "ID_TOKEN"}}},
+      "tools": {"Accounts API": {"auth": {"type": "service_agent", "service_agent_token": "ID_TOKEN"}}},
       "uri_rewrites": [{"pattern": "-dev\\\\.", "replacement": "-prod."}],
-      "data_stores": {"projects/111/locations/global/collections/default_collection/dataStores/faq-dev":
-                      "projects/222/locations/global/collections/default_collection/dataStores/faq-prod"},
+      "data_stores": {"projects/111111111111/locations/global/collections/default_collection/dataStores/faq-dev":
+                      "projects/222222222222/locations/global/collections/default_collection/dataStores/faq-prod"},
       "agent_settings": {"securitySettings": "projects/acme-prod/locations/global/securitySettings/s1"},
       "forbid": ["-dev\\\\.", "staging"],
       "project_number": "222222222222"

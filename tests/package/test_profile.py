@@ -618,3 +618,18 @@ def test_the_documented_example_profile_is_valid():
     assert profile.stage == "prod"
     assert profile.tools["Accounts API"].auth.service_agent_token == "ID_TOKEN"
     assert profile.project_number == "222222222222"
+
+
+def test_an_explicit_uri_wins_over_rewrites_and_stays_put(shared_agents):
+    package = load(shared_agents, "optus-dev")
+    document = {
+        "uri_rewrites": [{"pattern": r"-uc\.a\.run\.app", "replacement": "-ew.a.run.app"}],
+        "webhooks": {"webhook-parrot": {"uri": "https://parrot-uc.a.run.app/pinned"}},
+    }
+    once = apply(package, document)
+    assert (
+        once.package.webhook("webhook-parrot").data["genericWebService"]["uri"] == "https://parrot-uc.a.run.app/pinned"
+    )
+    twice = apply(once.package, document)
+    assert package_files(twice.package) == package_files(once.package)
+    assert twice.changes == ()

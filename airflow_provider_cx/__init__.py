@@ -53,6 +53,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_cx.operators.rollback_environment",
                     "airflow_provider_cx.operators.lint_package",
                     "airflow_provider_cx.operators.diff_packages",
+                    "airflow_provider_cx.operators.stage_package",
                     "airflow_provider_cx.operators.create_versions",
                     "airflow_provider_cx.operators.deploy_environment",
                     "airflow_provider_cx.operators.detect_intent",

@@ -14,7 +14,8 @@ Shape (every key but ``stages`` is optional)::
     {"gcp_conn_id": "google_cloud_default",          # default connection of every stage and target
      "artifacts_base": "",                            # "" -> file://$AIRFLOW_HOME/cx-artifacts
      "stages": {"dev":     {"agent": "projects/P/locations/L/agents/A", "environment": "dev"},
-                "staging": {...}, "prod": {..., "gcp_conn_id": "cx_prod"}},
+                "staging": {..., "profile": "profiles/staging.json"},  # stage profile: path (relative
+                "prod": {..., "gcp_conn_id": "cx_prod", "profile": "gs://b/prod.json"}},  # to this file) or URI
      "deferrable_test_runs": true,                    # test-case runs wait in the triggerer
      "deferrable_versions": true,                     # the release's version creates wait there too
      "poll_interval": 2.0,                            # seconds between checks of a long-running operation
@@ -153,6 +154,7 @@ class Stage:
     agent: str
     environment: str
     gcp_conn_id: str
+    profile: str | None = None  # stage profile applied to the release before it reaches this stage
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ class PipelineConfig:
 
 #: The keys each level of the document may hold (everything else is a typo or a stale setting).
 _TOP_KEYS = tuple(f.name for f in fields(PipelineConfig) if f.name not in ("source",))
-_STAGE_KEYS = ("agent", "environment", "gcp_conn_id")
+_STAGE_KEYS = ("agent", "environment", "gcp_conn_id", "profile")
 _TARGET_KEYS = ("key", "agent", "environments", "gcp_conn_id")
 
 
@@ -390,7 +392,28 @@ class _Reader:
             agent=self.agent(doc.get("agent"), f"stages.{name}.agent"),
             environment=self.text(doc.get("environment"), f"stages.{name}.environment"),
             gcp_conn_id=self.text(doc.get("gcp_conn_id", conn_id), f"stages.{name}.gcp_conn_id"),
+            profile=self.profile(name, doc.get("profile")),
         )
+
+    def profile(self, stage: str, value: Any) -> str | None:
+        """A stage profile's URI, or its local path made absolute; a local one is read and checked now."""
+        if value is None:
+            return None
+        where = f"stages.{stage}.profile"
+        if stage == "dev":
+            raise self.error(f"{where}: dev's export is the release; profiles apply to staging and prod")
+        text = self.text(value, where)
+        if "://" in text and not text.startswith("file://"):
+            return text  # object storage: read by the task
+        from airflow_provider_cx.package.profile import ProfileError, load_profile
+
+        path = Path(text.removeprefix("file://")).expanduser()
+        path = path if path.is_absolute() else (self.source.parent / path).resolve()
+        try:
+            load_profile(path)
+        except ProfileError as error:
+            raise self.error(f"{where}: {error}") from None
+        return str(path)
 
     def targets(self, value: Any, stages: dict[str, Stage], conn_id: str) -> tuple[Target, ...]:
         if value is None:  # by default: what the release pipeline deploys to

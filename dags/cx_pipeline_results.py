@@ -49,6 +49,11 @@ def gate_detail(kind: str, result: Mapping[str, Any] | None) -> str:
             f"{kind_}: +{n.get('added', 0)} -{n.get('removed', 0)} ~{n.get('changed', 0)}"
             for kind_, n in sorted((result.get("summary") or {}).items())
         )
+    if kind == "stage_package":
+        gate = result.get("gate") or {}
+        if gate.get("failed"):
+            return f"stage fit FAILED: {', '.join(f'{rule} {n}' for rule, n in (gate.get('by_rule') or {}).items())}"
+        return f"{result.get('changes', 0)} substitution(s), stage fit passed: {result.get('uri')}"
     if kind == "restore":
         return f"backup {result.get('backup_uri')}" if result.get("backup_uri") else "restored"
     if kind == "test":
@@ -95,11 +100,13 @@ def release_summary(
     states: Mapping[str, str | None],
     results: Mapping[str, Mapping[str, Any] | None],
     versions: Mapping[str, Mapping[str, str] | None],
+    substitutions: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything a reader of the release folder needs: outcome, each gate, versions deployed, reports.
 
     ``gates`` is ``[(task_id, kind), ...]`` in pipeline order; ``results`` maps task ids to their XCom;
-    ``versions`` maps a stage to the ``{flow: version name}`` its version task returned.
+    ``versions`` maps a stage to the ``{flow: version name}`` its version task returned;
+    ``substitutions`` maps a stage to the change list its stage package task wrote (values masked).
     """
     rows = [
         {"task": task_id, "state": states.get(task_id), "detail": gate_detail(kind, results.get(task_id))}
@@ -127,6 +134,14 @@ def release_summary(
             row["task"] for row in rows if row["task"].startswith("rollback") and row["state"] == "success"
         ],
         "reports": reports,
+        "stage_profiles": {
+            stage: {
+                "package": record.get("uri"),
+                "sha256": record.get("sha256"),
+                "changes": [dict(change) for change in record.get("changes") or ()],
+            }
+            for stage, record in (substitutions or {}).items()
+        },
     }
 
 
@@ -153,8 +168,19 @@ def release_summary_markdown(summary: Mapping[str, Any]) -> str:
     for stage, flows in summary["deployed"].items():
         served = (f"- {md_text(flow)}: {md_code(name)}" for flow, name in sorted(flows.items()))
         lines += [f"**{md_text(stage)}** now serves:", "", *served, ""]
+    for stage, staged in (summary.get("stage_profiles") or {}).items():
+        changes = staged["changes"]
+        lines += [f"**{md_text(stage)}** package {md_code(staged['package'])}: {len(changes)} substitution(s)", ""]
+        if changes:
+            lines += ["| file | field | before | after |", "| --- | --- | --- | --- |"]
+            lines += [_change_row(change) for change in changes] + [""]
     lines += ["Reports:", "", *(f"- {md_text(uri)}" for uri in summary["reports"]), ""]
     return "\n".join(lines)
+
+
+def _change_row(change: Mapping[str, Any]) -> str:
+    cells = [change.get(key, "") for key in ("path", "field", "before", "after")]
+    return "| " + " | ".join(md_code(cell, in_table=True) for cell in cells) + " |"
 
 
 # --- scheduled validation ------------------------------------------------------------------------

@@ -1,7 +1,13 @@
 """cx_release_promotion: promote a Dialogflow CX release from dev to staging to prod.
 
-    export dev (from its environment) -> lint -> staging: back up + restore -> validate -> test cases
-    -> create versions -> deploy environment -> human approval -> prod: the same -> smoke test prod
+    export dev (from its environment) -> lint -> staging: stage package -> back up + restore ->
+    validate -> test cases -> create versions -> deploy environment -> human approval -> prod: the
+    same -> smoke test prod
+
+Each stage restores its own package: the release with the stage's profile applied (the stage's
+webhooks, data stores, settings; see the pipeline config's per-stage ``profile``), which must pass
+the stage-fit gate for the stage's agent before anything in the stage changes. Each stage's package
+and its masked change list are archived in ``stages/`` of the release folder.
 
 The release package is what dev's environment serves. Before the approval, the release notes (a
 diff of prod's current draft against the package) are written and linked in the approval request.
@@ -32,6 +38,7 @@ from airflow_provider_cx.operators.lint_package import CXLintAgentPackageOperato
 from airflow_provider_cx.operators.restore_agent import CXRestoreAgentOperator
 from airflow_provider_cx.operators.rollback_environment import CXRollbackEnvironmentOperator
 from airflow_provider_cx.operators.run_test_cases import CXRunTestCasesOperator
+from airflow_provider_cx.operators.stage_package import CXStagePackageOperator
 from airflow_provider_cx.operators.validate_agent import CXValidateAgentOperator
 
 CONFIG = load_config()
@@ -39,7 +46,7 @@ SETTINGS = CONFIG.release
 FOLDER = "{{ ti.xcom_pull(task_ids='prepare_release', key='folder') }}"
 RELEASE_ID = "{{ ti.xcom_pull(task_ids='prepare_release', key='release_id') }}"
 #: What each stage does, in order; also the kinds of result these gates report.
-STAGE_STEPS = ("restore", "validate", "test", "version", "deploy")
+STAGE_STEPS = ("stage_package", "restore", "validate", "test", "version", "deploy")
 #: The gates in pipeline order with the kind of result each reports (for the summary).
 GATES = [
     ("export_dev", "export"),
@@ -76,6 +83,10 @@ Changes against prod's current agent:
 {% endfor %}
 
 Release notes: {{ diff['reports']['markdown'] }}
+
+{% set staged = ti.xcom_pull(task_ids='stage_package_staging') %}
+Staging ran the release with {{ staged['changes'] }} substitution(s) from its stage profile (secrets
+masked): {{ staged['change_list']['markdown'] }}. Prod's profile is applied, and gated, before prod's restore.
 
 Approve to deploy it to prod (`{{ params.prod_agent }}`, environment {{ params.prod_environment }}).
 """
@@ -125,6 +136,7 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
     folder = ti.xcom_pull(task_ids="prepare_release", key="folder")
     if folder is None:
         raise AirflowFailException("the release never started: prepare_release failed (see its log)")
+    packages = {stage: ti.xcom_pull(task_ids=f"stage_package_{stage}") for stage in ("staging", "prod")}
     states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])[dag_run.run_id]
     results = {
         task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES
@@ -140,6 +152,11 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
         states=states,
         results=results,
         versions={stage: ti.xcom_pull(task_ids=f"version_{stage}") for stage in ("staging", "prod")},
+        substitutions={
+            stage: json.loads(storage.read_bytes(package["change_list"]["json"]))
+            for stage, package in packages.items()
+            if package and package.get("change_list")
+        },
     )
     json_uri = storage.write_bytes(storage.join(folder, "summary.json"), json.dumps(summary, indent=2).encode())
     markdown_uri = storage.write_bytes(storage.join(folder, "summary.md"), release_summary_markdown(summary).encode())
@@ -151,13 +168,20 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
 
 
 def promote(stage: str) -> list[Any]:
-    """Back up and restore the release into ``stage``, validate, test, version and deploy it."""
+    """Write ``stage``'s package, back up and restore it into ``stage``, validate, test, version and deploy it."""
     agent, environment = f"{{{{ params.{stage}_agent }}}}", f"{{{{ params.{stage}_environment }}}}"
     common = {"agent": agent, "gcp_conn_id": CONFIG.stages[stage].gcp_conn_id}
     checks = [
+        CXStagePackageOperator(
+            task_id=f"stage_package_{stage}",
+            source="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
+            target_agent=agent,
+            destination=f"{FOLDER}/stages/{stage}.zip",
+            profile=CONFIG.stages[stage].profile,
+        ),
         CXRestoreAgentOperator(
             task_id=f"restore_{stage}",
-            source="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
+            source=f"{{{{ ti.xcom_pull(task_ids='stage_package_{stage}')['uri'] }}}}",
             backup_to=f"{FOLDER}/backups/{stage}-before.zip",
             poll_interval=CONFIG.poll_interval,
             **common,

@@ -2,10 +2,13 @@
 
 Starts the CX emulator (``cx-emulator --data-dir``), creates dev, staging and prod agents from the
 sample agent (staging and prod serve it as the current release; dev adds a training phrase and
-serves that from its environment), writes a pipeline config naming them, starts a real Airflow
+serves that from its environment), starts one loopback webhook backend per stage for the sample
+agent's Branch Locator (dev's package calls dev's; the stage profiles point staging and prod at
+theirs), writes a pipeline config naming the agents and profiles, starts a real Airflow
 (scheduler with LocalExecutor, dag-processor, triggerer, API server), triggers
 ``cx_release_promotion``, approves its HITL step through the REST API, and prints each gate, the
-versions deployed, where the reports are and the UI address. Exits 0 only if the run succeeded.
+versions deployed, which stage's backend each conversation reached, where the reports are and the
+UI address. Exits 0 only if the run succeeded.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import secrets
 import shutil
 import sys
 import time
@@ -26,6 +30,8 @@ from airflow_provider_cx.demo.stack import AirflowStack, StackError, StackPorts,
 REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_ID = "cx_release_promotion"
 CONN_ID = "cx_emulator"
+#: The connection whose password prod's profile sends as the Branch Locator's API key.
+API_KEY_CONN_ID = "acme_branch_api"
 CONFIG_ENV = "CX_PIPELINE_CONFIG"
 #: Seconds the emulator's long-running operations take, and how often the pipeline checks on them.
 OPERATION_DELAY = 0.25
@@ -103,6 +109,15 @@ def print_report(
     print(f"logs: {stack.home / 'logs'} (tasks), {stack.logs_dir} (components)")
 
 
+def print_webhook_calls(counts: dict[str, dict[str, int]]) -> None:
+    """Which stage's backend the conversations reached (test runs, smoke test), by webhook tag."""
+    print("\nwebhook backends (calls answered per stage):")
+    for stage, tags in counts.items():
+        detail = ", ".join(f"{tag} {n}" for tag, n in sorted(tags.items())) or "no calls"
+        answered = sum(n for tag, n in tags.items() if tag not in ("refused", "bad request"))
+        print(f"  {stage:<8} {answered:>3}  ({detail})")
+
+
 def prepare_workdir(workdir: Path) -> Path:
     """``workdir`` without what an earlier demo left: emulator state, Airflow's home and database, artifacts.
 
@@ -110,7 +125,7 @@ def prepare_workdir(workdir: Path) -> Path:
     one (the release DAG allows one active run).
     """
     workdir = workdir.absolute()
-    for stale in ("emulator-data", "airflow-home", "artifacts"):
+    for stale in ("emulator-data", "airflow-home", "artifacts", "profiles"):
         shutil.rmtree(workdir / stale, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir
@@ -130,39 +145,54 @@ def main(argv: list[str] | None = None) -> int:
         sample_package,
     )
     from airflow_provider_cx.demo.emulator_process import EmulatorProcess, EmulatorStartError
+    from airflow_provider_cx.demo.webhooks import (
+        StageWebhooks,
+        with_branch_lookup_test,
+        with_webhook_uri,
+        write_stage_profiles,
+    )
 
     started = time.monotonic()
     workdir = prepare_workdir(args.workdir)
     ports = (
         StackPorts(api=args.port, worker_log_server=free_port(), trigger_log_server=free_port()) if args.port else None
     )
+    api_key = secrets.token_hex(16)
     try:
-        with EmulatorProcess(
-            workdir / "emulator-data", operation_delay=OPERATION_DELAY, log_path=workdir / "emulator.log"
-        ) as emulator:
+        with (
+            StageWebhooks(prod_api_key=api_key) as webhooks,
+            EmulatorProcess(
+                workdir / "emulator-data", operation_delay=OPERATION_DELAY, log_path=workdir / "emulator.log"
+            ) as emulator,
+        ):
             address = emulator.address
             if address is None:  # start() sets it or raises; this keeps the type checker informed
                 raise EmulatorStartError("the emulator did not report its address")
             print(f"CX emulator at {address} (data in {emulator.data_dir})", flush=True)
             agents = EmulatorAgents(address)
-            stages = create_stages(agents, sample_package([demo_change()]))
+            dev_changes = [demo_change(), with_webhook_uri(webhooks.url("dev")), with_branch_lookup_test()]
+            stages = create_stages(agents, sample_package(dev_changes))
             agents.close()
             for stage in stages.values():
                 print(f"  {stage.stage:<8} {stage.agent}  environment {stage.environment!r}", flush=True)
+                print(f"           webhook backend {webhooks.url(stage.stage)}", flush=True)
             config = workdir / "cx_pipeline_config.json"
             artifacts = (workdir / "artifacts").as_uri()
-            config.write_text(
-                json.dumps(
-                    pipeline_config(stages, gcp_conn_id=CONN_ID, artifacts_base=artifacts, poll_interval=POLL_INTERVAL),
-                    indent=2,
-                )
+            document = pipeline_config(
+                stages, gcp_conn_id=CONN_ID, artifacts_base=artifacts, poll_interval=POLL_INTERVAL
             )
+            for name, profile in write_stage_profiles(webhooks, workdir / "profiles").items():
+                document["stages"][name]["profile"] = str(profile)
+            config.write_text(json.dumps(document, indent=2))
             print(f"pipeline config: {config}\nstarting Airflow (home {workdir / 'airflow-home'}) ...", flush=True)
             with AirflowStack(
                 args.dags_folder,
                 workdir / "airflow-home",
                 env={CONFIG_ENV: str(config)},
-                connections={CONN_ID: emulator_connection(address)},
+                connections={
+                    CONN_ID: emulator_connection(address),
+                    API_KEY_CONN_ID: {"conn_type": "http", "password": api_key},
+                },
                 ports=ports,
             ) as stack:
                 client = stack.client()
@@ -172,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"triggered {DAG_ID} run {run.run_id}", flush=True)
                 run = approve_until_done(client, run, args.timeout, reject=args.reject)
                 print_report(stack, client, run, time.monotonic() - started, keep_running=args.keep_running)
+                print_webhook_calls(webhooks.counts())
                 if args.keep_running:
                     print("\nAirflow and the emulator keep running; press Ctrl-C to stop them.", flush=True)
                     with contextlib.suppress(KeyboardInterrupt):

@@ -2,6 +2,8 @@
 
     python -m airflow_provider_cx.package lint PATH [--config F] [--format json|markdown|junit]
                                                     [--fail-on ERROR|WARNING|INFO|NONE] [--output F]
+                                                    [--target-agent AGENT [--project-alias N]] [--profile P]
+    python -m airflow_provider_cx.package overlay SOURCE --profile PROFILE.json --output DEST.zip
     python -m airflow_provider_cx.package diff BASE TARGET [--format markdown|json] [--output F]
     python -m airflow_provider_cx.package rules
 
@@ -18,15 +20,20 @@ Exit codes: 0 success (for lint: no finding reaches the gate), 1 a finding reach
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_provider_cx import storage
 from airflow_provider_cx.package.io import ReadLimits, agent_sources, read_package
 from airflow_provider_cx.package.model import AgentPackage, PackageError
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.package.lint import LintConfig
 
 EXIT_OK, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 _GATES = ("ERROR", "WARNING", "INFO", "NONE")
@@ -66,6 +73,12 @@ def _lint(args: argparse.Namespace) -> int:
     except LintConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.target_agent or args.profile or args.project_alias:
+        try:
+            config = _stage_config(config, args)
+        except (LintConfigError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_UNREADABLE
     sources = [args.path] if isinstance(args.path, str) else agent_sources(args.path)
     if len(sources) > 1 and args.format == "junit":
         raise PackageError(
@@ -89,6 +102,40 @@ def _lint(args: argparse.Namespace) -> int:
     else:
         _emit(json.dumps([json.loads(report) for report in reports], indent=2, ensure_ascii=False) + "\n", args.output)
     return max(codes)
+
+
+def _stage_config(config: LintConfig, args: argparse.Namespace) -> LintConfig:
+    """The lint configuration plus the stage-fit inputs: target agent, project aliases, the profile's
+    forbid patterns and project number."""
+    from airflow_provider_cx.package.profile import load_profile
+
+    profile = load_profile(args.profile) if args.profile else None
+    number = [profile.project_number] if profile and profile.project_number else []
+    return dataclasses.replace(
+        config,
+        target_agent=args.target_agent or config.target_agent,
+        target_project_aliases=(*config.target_project_aliases, *args.project_alias, *number),
+        forbid=(*config.forbid, *(profile.forbid if profile else ())),
+    )
+
+
+def _overlay(args: argparse.Namespace) -> int:
+    from airflow_provider_cx.package.io import write_folder, write_zip
+    from airflow_provider_cx.package.profile import ProfileError, apply_profile, env_resolver, load_profile
+
+    try:
+        overlay = apply_profile(
+            read_package(args.source, _limits(args)), load_profile(args.profile), resolve=env_resolver()
+        )
+    except ProfileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.output.suffix.lower() == ".zip":
+        args.output.write_bytes(write_zip(overlay.package))
+    else:
+        write_folder(overlay.package, args.output)
+    sys.stdout.write(overlay.describe())
+    return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -170,7 +217,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("--output", type=Path, help="write the report here instead of stdout")
     _add_limit_options(lint)
+    lint.add_argument("--target-agent", help="projects/P/locations/L/agents/A: report references to other projects")
+    lint.add_argument("--project-alias", action="append", default=[], help="the target project's number")
+    lint.add_argument("--profile", type=Path, help="stage profile: its forbid patterns and project number")
     lint.set_defaults(run=_lint)
+
+    overlay = commands.add_parser("overlay", help="apply a stage profile: write the stage's package")
+    overlay.add_argument("source", type=Path, help="the agent package: a .zip export or a folder")
+    overlay.add_argument("--profile", type=Path, required=True, help="the stage profile (JSON)")
+    overlay.add_argument("--output", type=Path, required=True, help="the stage's package (.zip, else a folder)")
+    _add_limit_options(overlay)
+    overlay.set_defaults(run=_overlay)
 
     diff = commands.add_parser("diff", help="release notes: what changed from BASE to TARGET")
     diff.add_argument("base", type=_source)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _FOLDER = Path(__file__).resolve().parent / "acme-bank-support"
+_PROFILES = Path(__file__).resolve().parent / "profiles"
 
 
 def sample_agent_path() -> Path:
@@ -17,4 +18,13 @@ def sample_agent_path() -> Path:
     return _FOLDER
 
 
-__all__ = ["sample_agent_path"]
+def sample_profile_path(stage: str) -> Path:
+    """The stage profile of the sample agent for ``stage`` ("staging" or "prod")."""
+    path = _PROFILES / f"{stage}.json"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in _PROFILES.glob("*.json")))
+        raise FileNotFoundError(f"the sample agent has no stage profile {stage!r}; it has: {known}")
+    return path
+
+
+__all__ = ["sample_agent_path", "sample_profile_path"]

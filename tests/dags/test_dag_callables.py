@@ -56,6 +56,10 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
                 "summary": {"intent": {"changed": 1}, "trainingPhrase": {"added": 1}},
                 "reports": {"markdown": "file:///r/release-notes.md"},
             },
+            ("stage_package_staging", "return_value"): {
+                "changes": 2,
+                "change_list": {"markdown": "file:///r/stages/staging.changes.md"},
+            },
         }
     )
     params = {
@@ -76,6 +80,8 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
     assert "- intent: 0 added, 0 removed, 1 changed" in body
     assert "- trainingPhrase: 1 added, 0 removed, 0 changed" in body
     assert "Release notes: file:///r/release-notes.md" in body
+    assert "with 2 substitution(s) from its stage profile" in body
+    assert "masked): file:///r/stages/staging.changes.md." in body
     assert "`projects/p/locations/l/agents/b`, environment production" in body
 
 

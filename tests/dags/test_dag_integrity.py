@@ -40,6 +40,7 @@ for dag_id, dag in bag.dags.items():
                 "operator": type(task).__name__,
                 "outlets": [getattr(outlet, "name", str(outlet)) for outlet in task.outlets or ()],
                 "deferrable": getattr(task, "deferrable", None),
+                "profile": getattr(task, "profile", None),
             }
             for task in dag.tasks
         },
@@ -113,12 +114,14 @@ def test_release_promotion_runs_the_gates_in_the_order_the_issue_lists(parsed: d
         "prepare_release",
         "export_dev",
         "lint_package",
+        "stage_package_staging",
         "restore_staging",
         "validate_staging",
         "test_staging",
         "version_staging",
         "deploy_staging",
         "approve_prod",
+        "stage_package_prod",
         "restore_prod",
         "validate_prod",
         "test_prod",
@@ -132,6 +135,9 @@ def test_release_promotion_runs_the_gates_in_the_order_the_issue_lists(parsed: d
     assert ("diff_release", "approve_prod") in edges(dag)
     assert dag["tasks"]["approve_prod"]["operator"] == "ApprovalOperator"
     assert dag["tasks"]["smoke_test_prod"]["operator"] == "CXDetectIntentOperator"
+    assert {dag["tasks"][f"stage_package_{stage}"]["operator"] for stage in ("staging", "prod")} == {
+        "CXStagePackageOperator"
+    }
     assert dag["schedule"] == "NullTimetable"
     assert {"dev_agent", "staging_agent", "prod_agent", "release_id", "artifacts_base"} <= set(dag["params"])
 
@@ -139,7 +145,7 @@ def test_release_promotion_runs_the_gates_in_the_order_the_issue_lists(parsed: d
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_a_failed_gate_after_a_restore_rolls_that_stage_back(parsed: dict[str, Any], stage: str) -> None:
     dag = parsed["dags"]["cx_release_promotion"]
-    gates = {f"{step}_{stage}" for step in ("restore", "validate", "test", "version", "deploy")}
+    gates = {f"{step}_{stage}" for step in ("stage_package", "restore", "validate", "test", "version", "deploy")}
     if stage == "prod":
         gates.add("smoke_test_prod")
     assert {task for task, down in edges(dag) if down == f"plan_rollback_{stage}"} == gates
@@ -193,6 +199,22 @@ def test_a_config_file_named_by_the_environment_variable_is_used(tmp_path: Path)
     dag = parse_dags(tmp_path, path)["dags"]["cx_agent_backup"]
 
     assert set(dag["tasks"]) == {"export_eu_draft", "export_eu_x", "prune_backups"}
+
+
+def test_each_stage_package_task_gets_its_stage_profile_from_the_config(tmp_path: Path) -> None:
+    config = json.loads((DAGS / "cx_config.json").read_text())
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "staging.json").write_text(json.dumps({"stage": "staging"}))
+    config["stages"]["staging"]["profile"] = "profiles/staging.json"  # relative to the config file
+    config["stages"]["prod"]["profile"] = "gs://acme-release/profiles/prod.json"
+    path = tmp_path / "with-profiles.json"
+    path.write_text(json.dumps(config))
+
+    tasks = parse_dags(tmp_path, path)["dags"]["cx_release_promotion"]["tasks"]
+
+    assert tasks["stage_package_staging"]["profile"] == str(tmp_path / "profiles" / "staging.json")
+    assert tasks["stage_package_prod"]["profile"] == "gs://acme-release/profiles/prod.json"
+    assert tasks["stage_package_staging"]["downstream"] == ["plan_rollback_staging", "restore_staging"]
 
 
 def test_the_release_waits_for_test_runs_and_version_creates_in_the_triggerer_as_configured(

@@ -85,6 +85,33 @@ def test_a_stage_may_use_its_own_connection() -> None:
     )
 
 
+def test_a_stage_profile_is_a_uri_or_a_path_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "staging.json").write_text(json.dumps({"stage": "staging", "forbid": ["-dev\\."]}))
+    stages = _stages_with("staging", profile="profiles/staging.json")
+    stages["prod"]["profile"] = "gs://acme-release/profiles/prod.json"
+
+    config = parse_config(edited(stages=stages), tmp_path / "team.json")
+
+    assert config.stages["staging"].profile == str(tmp_path / "profiles" / "staging.json")
+    assert config.stages["prod"].profile == "gs://acme-release/profiles/prod.json"
+    assert config.stages["dev"].profile is None
+    assert parse_config(SHIPPED).stages["prod"].profile is None  # optional
+
+
+def test_a_wrong_stage_profile_is_refused_naming_the_stage(tmp_path: Path) -> None:
+    (tmp_path / "typo.json").write_text(json.dumps({"webhook": {}}))
+    cases = {
+        "stages.staging.profile: cannot read stage profile": _stages_with("staging", profile="missing.json"),
+        "stages.prod.profile: stage profile .*typo.json": _stages_with("prod", profile="typo.json"),
+        "stages.dev.profile: dev's export is the release": _stages_with("dev", profile="typo.json"),
+        "stages.prod.profile must be a non-empty string": _stages_with("prod", profile=""),
+    }
+    for message, stages in cases.items():
+        with pytest.raises(PipelineConfigError, match=message):
+            parse_config(edited(stages=stages), tmp_path / "team.json")
+
+
 def test_backup_assets_are_named_by_target_and_environment() -> None:
     config = parse_config(SHIPPED)
 

@@ -95,6 +95,41 @@ def test_the_summary_records_each_gate_what_is_deployed_and_every_report() -> No
     assert "- Default Start Flow: `.../versions/5`" in markdown
 
 
+def test_the_summary_lists_each_stage_profiles_substitutions() -> None:
+    states = {task: "success" for task, _ in GATES}
+    change = {"path": "webhooks/Branch Locator.json", "field": "genericWebService.requestHeaders"}
+    substitutions = {
+        "prod": {
+            "uri": "file:///r/stages/prod.zip",
+            "sha256": "ab" * 32,
+            "changes": [{**change, "before": "(unset)", "after": '[{"key": "X-Api-Key", "value": "***"}]'}],
+        }
+    }
+
+    summary = release_summary(
+        release_id="rel-1",
+        folder="file:///r",
+        stages=STAGES,
+        gates=GATES,
+        states=states,
+        results={},
+        versions={},
+        substitutions=substitutions,
+    )
+
+    assert summary["stage_profiles"] == {
+        "prod": {
+            "package": "file:///r/stages/prod.zip",
+            "sha256": "ab" * 32,
+            "changes": substitutions["prod"]["changes"],
+        }
+    }
+    markdown = release_summary_markdown(summary)
+    assert "**prod** package `file:///r/stages/prod.zip`: 1 substitution(s)" in markdown
+    assert "| `webhooks/Branch Locator.json` | `genericWebService.requestHeaders` | `(unset)` | " in markdown
+    assert '`[{"key": "X-Api-Key", "value": "***"}]` |' in markdown
+
+
 def test_a_rolled_back_stage_is_not_reported_as_deployed() -> None:
     states = {task: "success" for task, _ in GATES} | {
         "smoke_test_prod": "failed",
@@ -138,6 +173,16 @@ def test_a_rolled_back_stage_is_not_reported_as_deployed() -> None:
         ("version", {"created": ["a"], "adopted": ["b", "c"]}, "1 created, 2 reused"),
         ("approval", {"chosen_options": ["Approve"]}, "Approve"),
         ("restore", {"backup_uri": "file:///b.zip"}, "backup file:///b.zip"),
+        (
+            "stage_package",
+            {"changes": 3, "uri": "file:///r/stages/prod.zip", "gate": {"failed": False}},
+            "3 substitution(s), stage fit passed: file:///r/stages/prod.zip",
+        ),
+        (
+            "stage_package",
+            {"changes": 0, "gate": {"failed": True, "by_rule": {"foreign-reference": 2}}},
+            "stage fit FAILED: foreign-reference 2",
+        ),
         ("test", None, ""),
     ],
 )

@@ -238,6 +238,19 @@ def plant_webhook_not_https(pkg):
     return {("webhooks/lookup.json", ("lookup",))}
 
 
+def plant_foreign_reference(pkg):
+    store = "projects/dev/locations/global/collections/default_collection/dataStores/faq"
+    pkg.flow(START_FLOW).data["knowledgeConnectorSettings"] = {"dataStoreConnections": [{"dataStore": store}]}
+    pkg.agent["securitySettings"] = "projects/prod/locations/global/securitySettings/s"  # the target's own
+    start = f"flows/{START_FLOW}/{START_FLOW}.json"
+    return {(start, (START_FLOW,))}, LintConfig(target_agent="projects/prod/locations/global/agents/a")
+
+
+def plant_forbidden_endpoint(pkg):
+    pkg.webhook("lookup").data["genericWebService"]["uri"] = "https://hooks.dev.example.com/lookup"
+    return {("webhooks/lookup.json", ("lookup",))}, LintConfig(forbid=(r"\.dev\.example\.com",))
+
+
 def plant_webhook_invalid_uri(pkg):
     pkg.webhook("lookup").data["genericWebService"]["uri"] = "https://<YOUR-HOST>/lookup"
     return {("webhooks/lookup.json", ("lookup",))}

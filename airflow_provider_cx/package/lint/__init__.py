@@ -19,6 +19,7 @@ from airflow_provider_cx.package.lint.findings import (
 )
 from airflow_provider_cx.package.lint.rules import RULES, Rule
 from airflow_provider_cx.package.lint.runner import lint_package
+from airflow_provider_cx.package.lint.stage_gate import check_stage_fit
 
 __all__ = [
     "ERROR",
@@ -32,6 +33,7 @@ __all__ = [
     "LintConfigError",
     "Rule",
     "any_reaches",
+    "check_stage_fit",
     "highest_severity",
     "lint_package",
     "severity_rank",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from airflow_provider_cx.package.lint.findings import Finding
 
 AGENT_TYPES = ("chat", "voice")
+_AGENT_NAME = re.compile(r"^projects/[^/\s]+/locations/[a-z][a-z0-9-]*/agents/[^/\s]+$")
 DEFAULT_MIN_TRAINING_PHRASES = 10
 
 
@@ -82,6 +83,12 @@ class LintConfig:
     - ``min_training_phrases``: fewer phrases than this in a language is "too few".
     - ``agent_type``: "chat" (written punctuation) or "voice" (punctuation as intonation marks,
       the convention of the CX voice-agent design guide); picks which punctuation rules run.
+    - ``target_agent``: ``projects/P/locations/L/agents/A`` the package is about to be restored
+      into; turns on the stage-fit rules (references to other projects or locations).
+    - ``target_project_aliases``: other ids of the target's project (its project number), since
+      resource names carry either the id or the number.
+    - ``forbid``: regexes no webhook URI or tool server URL may match (``re.search``), e.g. the
+      other stages' hosts; a stage profile's ``forbid``.
     """
 
     disabled_rules: frozenset[str] = frozenset()
@@ -90,6 +97,9 @@ class LintConfig:
     allow: tuple[AllowEntry, ...] = ()
     min_training_phrases: int = DEFAULT_MIN_TRAINING_PHRASES
     agent_type: str = "chat"
+    target_agent: str | None = None
+    target_project_aliases: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         known = _known_rules()
@@ -127,6 +137,18 @@ class LintConfig:
             raise LintConfigError("min_training_phrases must not be negative")
         if self.agent_type not in AGENT_TYPES:
             raise LintConfigError(f"agent_type must be one of {', '.join(AGENT_TYPES)}, not {self.agent_type!r}")
+        self._check_stage_target()
+
+    def _check_stage_target(self) -> None:
+        object.__setattr__(self, "target_project_aliases", tuple(self.target_project_aliases))
+        object.__setattr__(self, "forbid", tuple(self.forbid))
+        if self.target_agent is not None and not _AGENT_NAME.match(str(self.target_agent)):
+            raise LintConfigError(f"target_agent: {self.target_agent!r} is not projects/P/locations/L/agents/A")
+        for index, pattern in enumerate(self.forbid):
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as err:
+                raise LintConfigError(f"forbid[{index}]: {pattern!r} is not a regex: {err}") from err
 
     # --- building -------------------------------------------------------------------------------
     @classmethod
@@ -145,6 +167,9 @@ class LintConfig:
         for key in ("severity_overrides", "naming_patterns"):
             if key in kwargs and not isinstance(kwargs[key], Mapping):
                 raise LintConfigError(f"{key} must be a mapping")
+        for key in ("target_project_aliases", "forbid"):
+            if key in kwargs:
+                kwargs[key] = tuple(_string_list(kwargs[key], key))
         if "allow" in kwargs:
             kwargs["allow"] = tuple(_allow_entry(item) for item in _list(kwargs["allow"], "allow"))
         return cls(**kwargs)
@@ -183,6 +208,9 @@ class LintConfig:
             "allow": [{k: v for k, v in vars(e).items() if v is not None} for e in self.allow],
             "min_training_phrases": self.min_training_phrases,
             "agent_type": self.agent_type,
+            **({"target_agent": self.target_agent} if self.target_agent else {}),
+            **({"target_project_aliases": list(self.target_project_aliases)} if self.target_project_aliases else {}),
+            **({"forbid": list(self.forbid)} if self.forbid else {}),
         }
 
     # --- use ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from airflow_provider_cx.package.lint.rules import (  # noqa: F401 - imported to
     languages,
     nlu,
     references,
+    stage_fit,
     style,
     test_cases,
     webhooks,

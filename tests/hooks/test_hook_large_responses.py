@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import CONN_ID, FAST_POLLING, FAST_RETRIES, set_connection
 from google.cloud.dialogflowcx_v3 import AgentsClient, ExportAgentResponse
 
 from airflow_provider_cx.emulator.testing import create_test_agent, package_bytes, wait_for, zip_files_as_json
@@ -15,6 +14,7 @@ from airflow_provider_cx.hooks import large_responses
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.operations import operation_result
 from airflow_provider_cx.sample_agent import sample_agent_path
+from tests.hooks.hook_support import CONN_ID, FAST_POLLING, FAST_RETRIES, set_connection
 
 
 def resident_mb() -> float:

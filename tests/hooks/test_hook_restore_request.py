@@ -10,12 +10,12 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import AGENT, CONN_ID, FAST_RETRIES, set_connection
 from google.cloud import dialogflowcx_v3 as cx
 from google.longrunning import operations_pb2
 
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.restore_request import RESTORE_AGENT_METHOD, SerializedRestoreRequest
+from tests.hooks.hook_support import AGENT, CONN_ID, FAST_RETRIES, set_connection
 
 Option = cx.RestoreAgentRequest.RestoreOption
 #: Metadata the server keeps: what identifies and routes a call.

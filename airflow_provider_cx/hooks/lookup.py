@@ -1,5 +1,5 @@
 """Find an agent's environment, flow or test cases from what a DAG author wrote: a display name or a
-resource name.
+resource name (the hook's ``resolve_*`` methods).
 
 Each look-up is one paginated List call on the agent, matched by full resource name, by trailing id
 (``.../environments/<id>`` given as just the id) or by display name. Anything not found raises
@@ -9,14 +9,10 @@ shared by several resources raises :class:`CXAmbiguousNameError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cx.operators.errors import (
-    CXAmbiguousNameError,
-    CXInvalidInputError,
-    CXResourceNotFoundError,
-)
+from airflow_provider_cx.hooks.errors import CXAmbiguousNameError, CXInvalidInputError, CXResourceNotFoundError
 
 if TYPE_CHECKING:
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
@@ -25,34 +21,19 @@ if TYPE_CHECKING:
 _SHOWN = 20
 
 
-def list_environments(hook: DialogflowCXHook, agent: str) -> list[Any]:
-    client = hook.get_environments_client(agent)
-    return _all(hook, client.list_environments, {"parent": agent, "page_size": 100})
-
-
-def list_flows(hook: DialogflowCXHook, agent: str) -> list[Any]:
-    client = hook.get_flows_client(agent)
-    return _all(hook, client.list_flows, {"parent": agent, "page_size": 1000})
-
-
-def list_test_cases(hook: DialogflowCXHook, agent: str) -> list[Any]:
-    client = hook.get_test_cases_client(agent)
-    return _all(hook, client.list_test_cases, {"parent": agent, "page_size": 1000})
-
-
 def resolve_environment(hook: DialogflowCXHook, agent: str, environment: str) -> Any:
     """The ``Environment`` of ``agent`` named ``environment`` (display name, id or resource name)."""
-    return match_one("environment", agent, "environments", environment, list_environments(hook, agent))
+    return match_one("environment", agent, "environments", environment, hook.list_environments(agent))
 
 
 def resolve_flow(hook: DialogflowCXHook, agent: str, flow: str) -> Any:
     """The ``Flow`` of ``agent`` named ``flow`` (display name, id or resource name)."""
-    return match_one("flow", agent, "flows", flow, list_flows(hook, agent))
+    return match_one("flow", agent, "flows", flow, hook.list_flows(agent))
 
 
 def resolve_flows(hook: DialogflowCXHook, agent: str, flows: Sequence[str]) -> list[Any]:
     """Several flows with one List call, in the order given; every unknown one is named in the error."""
-    existing = list_flows(hook, agent)
+    existing = hook.list_flows(agent)
     return match_many("flow", agent, "flows", flows, existing)
 
 
@@ -66,7 +47,7 @@ def resolve_test_cases(
 
     Tags match with or without their leading ``#``. A selection that matches nothing is an error.
     """
-    existing = list_test_cases(hook, agent)
+    existing = hook.list_test_cases(agent)
     if not names and not tags:
         if not existing:
             raise CXResourceNotFoundError(f"agent {agent} has no test cases")
@@ -128,16 +109,6 @@ def _matches(kind: str, agent: str, collection: str, reference: str, existing: l
     if by_name:
         return by_name
     return [resource for resource in existing if resource.name.rsplit("/", 1)[-1] == reference]
-
-
-def _all(hook: DialogflowCXHook, method: Callable[..., Any], request: dict[str, Any]) -> list[Any]:
-    """Every item of a paginated List call (the first page through the hook's retry policy)."""
-    from google.api_core import exceptions
-
-    try:
-        return list(hook.call(method, request=request))
-    except exceptions.NotFound as error:
-        raise CXResourceNotFoundError(f"agent {request['parent']} does not exist: {error.message}") from None
 
 
 def _tag(tag: str) -> str:

@@ -92,7 +92,7 @@ class CXLintAgentPackageOperator(BaseOperator):
         return fail_on
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_cx.operators.package_source import load_package
+        from airflow_provider_cx.hooks.package_source import load_package
         from airflow_provider_cx.package.lint import lint_package
         from airflow_provider_cx.package.reports import render_findings, severity_counts
 

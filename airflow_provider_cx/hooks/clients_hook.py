@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
         VersionsClient,
         WebhooksClient,
     )
-
-    from airflow_provider_cx.hooks.restore_request import SerializedRestoreRequest
 
 T = TypeVar("T")
 
@@ -131,67 +129,59 @@ class DialogflowCXClientsHook(DialogflowCXHookBase):
         )
 
     def get_agents_client(self, resource_name: str | None = None, location: str | None = None) -> AgentsClient:
-        return self._client("agents", resource_name, location)
+        return cast("AgentsClient", self._client("agents", resource_name, location))
 
     def get_flows_client(self, resource_name: str | None = None, location: str | None = None) -> FlowsClient:
-        return self._client("flows", resource_name, location)
+        return cast("FlowsClient", self._client("flows", resource_name, location))
 
     def get_pages_client(self, resource_name: str | None = None, location: str | None = None) -> PagesClient:
-        return self._client("pages", resource_name, location)
+        return cast("PagesClient", self._client("pages", resource_name, location))
 
     def get_intents_client(self, resource_name: str | None = None, location: str | None = None) -> IntentsClient:
-        return self._client("intents", resource_name, location)
+        return cast("IntentsClient", self._client("intents", resource_name, location))
 
     def get_entity_types_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> EntityTypesClient:
-        return self._client("entity_types", resource_name, location)
+        return cast("EntityTypesClient", self._client("entity_types", resource_name, location))
 
     def get_webhooks_client(self, resource_name: str | None = None, location: str | None = None) -> WebhooksClient:
-        return self._client("webhooks", resource_name, location)
+        return cast("WebhooksClient", self._client("webhooks", resource_name, location))
 
     def get_transition_route_groups_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> TransitionRouteGroupsClient:
-        return self._client("transition_route_groups", resource_name, location)
+        return cast("TransitionRouteGroupsClient", self._client("transition_route_groups", resource_name, location))
 
     def get_versions_client(self, resource_name: str | None = None, location: str | None = None) -> VersionsClient:
-        return self._client("versions", resource_name, location)
+        return cast("VersionsClient", self._client("versions", resource_name, location))
 
     def get_environments_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> EnvironmentsClient:
-        return self._client("environments", resource_name, location)
+        return cast("EnvironmentsClient", self._client("environments", resource_name, location))
 
     def get_deployments_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> DeploymentsClient:
-        return self._client("deployments", resource_name, location)
+        return cast("DeploymentsClient", self._client("deployments", resource_name, location))
 
     def get_test_cases_client(self, resource_name: str | None = None, location: str | None = None) -> TestCasesClient:
-        return self._client("test_cases", resource_name, location)
+        return cast("TestCasesClient", self._client("test_cases", resource_name, location))
 
     def get_sessions_client(self, resource_name: str | None = None, location: str | None = None) -> SessionsClient:
-        return self._client("sessions", resource_name, location)
-
-    def get_restore_client(self, prepared: SerializedRestoreRequest) -> AgentsClient:
-        """An ``AgentsClient`` whose ``restore_agent`` sends ``prepared`` (see :mod:`.restore_request`).
-
-        On the channel of ``prepared.request.name`` with the stock clients' user agent; not cached,
-        since it holds the package: drop it once the restore has started.
-        """
-        from airflow_provider_cx.hooks.restore_request import create_restore_client
-
-        channel = self.get_channel(prepared.request.name)
-        return create_restore_client(channel, clients.client_info(provider_version()), prepared)
+        return cast("SessionsClient", self._client("sessions", resource_name, location))
 
     def get_operations_client(self, resource_name: str | None = None, location: str | None = None) -> OperationsClient:
         """google.api_core's OperationsClient on the same channel as the service clients, with their user agent."""
         endpoint = self.get_endpoint(resource_name, location)
         channel = self.get_channel(resource_name, location)
-        return self._cached(
-            ("operations", endpoint),
-            lambda: clients.create_operations_client(channel, clients.client_info(provider_version())),
+        return cast(
+            "OperationsClient",
+            self._cached(
+                ("operations", endpoint),
+                lambda: clients.create_operations_client(channel, clients.client_info(provider_version())),
+            ),
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_cx.hooks.errors import CXResourceNotFoundError
+from airflow_provider_cx.hooks.errors import CXInvalidInputError, CXResourceNotFoundError
 from airflow_provider_cx.hooks.operation_calls import OperationCalls
 from airflow_provider_cx.hooks.retry import CallKind
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 #: Largest page the List calls ask for (the API caps it at 1000).
 PAGE_SIZE = 1000
+RESTORE_OPTIONS = ("KEEP", "FALLBACK")
 
 
 class AgentCalls(OperationCalls):
@@ -61,7 +62,7 @@ class AgentCalls(OperationCalls):
 
         request: dict[str, Any] = {
             "name": agent,
-            "data_format": ExportAgentRequest.DataFormat[data_format],
+            "data_format": ExportAgentRequest.DataFormat[data_format],  # type: ignore[misc]
             "environment": environment or "",
         }
         if agent_uri:
@@ -86,10 +87,10 @@ class AgentCalls(OperationCalls):
         from google.cloud.dialogflowcx_v3 import RestoreAgentRequest
 
         if (agent_content is None) == (agent_uri is None):
-            from airflow_provider_cx.hooks.errors import CXInvalidInputError
-
             raise CXInvalidInputError("restore_agent needs exactly one of agent_content and agent_uri")
-        option = RestoreAgentRequest.RestoreOption[restore_option]
+        if restore_option not in RESTORE_OPTIONS:
+            raise CXInvalidInputError(f"restore_option {restore_option!r} is not one of {', '.join(RESTORE_OPTIONS)}")
+        option = getattr(RestoreAgentRequest.RestoreOption, restore_option)
         source: dict[str, Any] = {"agent_uri": agent_uri} if agent_uri else {"agent_content": agent_content}
         request = RestoreAgentRequest(name=agent, restore_option=option, **source)
         del source, agent_content

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -107,67 +107,72 @@ class DialogflowCXAsyncHook(DialogflowCXHookBase):
     async def get_agents_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> AgentsAsyncClient:
-        return await self._client("agents", resource_name, location)
+        return cast("AgentsAsyncClient", await self._client("agents", resource_name, location))
 
     async def get_flows_client(self, resource_name: str | None = None, location: str | None = None) -> FlowsAsyncClient:
-        return await self._client("flows", resource_name, location)
+        return cast("FlowsAsyncClient", await self._client("flows", resource_name, location))
 
     async def get_pages_client(self, resource_name: str | None = None, location: str | None = None) -> PagesAsyncClient:
-        return await self._client("pages", resource_name, location)
+        return cast("PagesAsyncClient", await self._client("pages", resource_name, location))
 
     async def get_intents_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> IntentsAsyncClient:
-        return await self._client("intents", resource_name, location)
+        return cast("IntentsAsyncClient", await self._client("intents", resource_name, location))
 
     async def get_entity_types_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> EntityTypesAsyncClient:
-        return await self._client("entity_types", resource_name, location)
+        return cast("EntityTypesAsyncClient", await self._client("entity_types", resource_name, location))
 
     async def get_webhooks_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> WebhooksAsyncClient:
-        return await self._client("webhooks", resource_name, location)
+        return cast("WebhooksAsyncClient", await self._client("webhooks", resource_name, location))
 
     async def get_transition_route_groups_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> TransitionRouteGroupsAsyncClient:
-        return await self._client("transition_route_groups", resource_name, location)
+        return cast(
+            "TransitionRouteGroupsAsyncClient", await self._client("transition_route_groups", resource_name, location)
+        )
 
     async def get_versions_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> VersionsAsyncClient:
-        return await self._client("versions", resource_name, location)
+        return cast("VersionsAsyncClient", await self._client("versions", resource_name, location))
 
     async def get_environments_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> EnvironmentsAsyncClient:
-        return await self._client("environments", resource_name, location)
+        return cast("EnvironmentsAsyncClient", await self._client("environments", resource_name, location))
 
     async def get_deployments_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> DeploymentsAsyncClient:
-        return await self._client("deployments", resource_name, location)
+        return cast("DeploymentsAsyncClient", await self._client("deployments", resource_name, location))
 
     async def get_test_cases_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> TestCasesAsyncClient:
-        return await self._client("test_cases", resource_name, location)
+        return cast("TestCasesAsyncClient", await self._client("test_cases", resource_name, location))
 
     async def get_sessions_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> SessionsAsyncClient:
-        return await self._client("sessions", resource_name, location)
+        return cast("SessionsAsyncClient", await self._client("sessions", resource_name, location))
 
     async def get_operations_client(
         self, resource_name: str | None = None, location: str | None = None
     ) -> OperationsAsyncClient:
         endpoint = await self.get_endpoint(resource_name, location)
         channel = await self.get_channel(resource_name, location)
-        return self._cached(
-            ("operations", endpoint, asyncio.get_running_loop()),
-            lambda: clients.create_async_operations_client(channel, clients.client_info(provider_version())),
+        return cast(
+            "OperationsAsyncClient",
+            self._cached(
+                ("operations", endpoint, asyncio.get_running_loop()),
+                lambda: clients.create_async_operations_client(channel, clients.client_info(provider_version())),
+            ),
         )
 
     async def close(self) -> None:
@@ -209,7 +214,7 @@ class DialogflowCXAsyncHook(DialogflowCXHookBase):
         policy = await self.get_polling_policy()
         overall = timeout if timeout is not None else policy.timeout
         polling = tenacity.AsyncRetrying(**until_done_schedule(policy, overall))
-        operation = await polling(self.get_operation, name)
+        operation: operations_pb2.Operation | None = await polling(self.get_operation, name)
         if operation is None:
             raise CXOperationTimeoutError(name, overall or 0)
         failure = operation_error(operation)

@@ -39,8 +39,13 @@ def before_release(hook: ReleaseCalls, environment: Any, release_id: str) -> Bef
     if not carries_release(environment.description, release_id):
         return None
     history = hook.lookup_environment_history(environment.name)
-    history.sort(key=lambda entry: entry.update_time.timestamp() if entry.update_time else 0.0, reverse=True)
+    history.sort(key=_updated_at, reverse=True)
     for entry in history:
         if not carries_release(entry.description, release_id):
             return BeforeRelease([config.version for config in entry.version_configs], created=False)
     return BeforeRelease([], created=True)
+
+
+def _updated_at(entry: Any) -> float:
+    # proto-plus hands Timestamps out as datetimes (its stubs say Timestamp).
+    return float(entry.update_time.timestamp()) if entry.update_time else 0.0

@@ -10,28 +10,38 @@ shared by several resources raises :class:`CXAmbiguousNameError`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from airflow_provider_cx.hooks.errors import CXAmbiguousNameError, CXInvalidInputError, CXResourceNotFoundError
 
 if TYPE_CHECKING:
+    from google.cloud.dialogflowcx_v3 import Environment, Flow, TestCase
+
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Named)
 
 #: How many existing names an error message lists before it shortens the list.
 _SHOWN = 20
 
 
-def resolve_environment(hook: DialogflowCXHook, agent: str, environment: str) -> Any:
+def resolve_environment(hook: DialogflowCXHook, agent: str, environment: str) -> Environment:
     """The ``Environment`` of ``agent`` named ``environment`` (display name, id or resource name)."""
     return match_one("environment", agent, "environments", environment, hook.list_environments(agent))
 
 
-def resolve_flow(hook: DialogflowCXHook, agent: str, flow: str) -> Any:
+def resolve_flow(hook: DialogflowCXHook, agent: str, flow: str) -> Flow:
     """The ``Flow`` of ``agent`` named ``flow`` (display name, id or resource name)."""
     return match_one("flow", agent, "flows", flow, hook.list_flows(agent))
 
 
-def resolve_flows(hook: DialogflowCXHook, agent: str, flows: Sequence[str]) -> list[Any]:
+def resolve_flows(hook: DialogflowCXHook, agent: str, flows: Sequence[str]) -> list[Flow]:
     """Several flows with one List call, in the order given; every unknown one is named in the error."""
     existing = hook.list_flows(agent)
     return match_many("flow", agent, "flows", flows, existing)
@@ -42,7 +52,7 @@ def resolve_test_cases(
     agent: str,
     names: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
-) -> list[Any]:
+) -> list[TestCase]:
     """Test cases selected by name (display name, id or resource name) and/or tag; all when neither.
 
     Tags match with or without their leading ``#``. A selection that matches nothing is an error.
@@ -52,7 +62,7 @@ def resolve_test_cases(
         if not existing:
             raise CXResourceNotFoundError(f"agent {agent} has no test cases")
         return existing
-    chosen: dict[str, Any] = {}
+    chosen: dict[str, TestCase] = {}
     if names:
         for case in match_many("test case", agent, "testCases", names, existing):
             chosen[case.name] = case
@@ -69,16 +79,17 @@ def resolve_test_cases(
     return list(chosen.values())
 
 
-def match_one(kind: str, agent: str, collection: str, wanted: str, existing: Iterable[Any]) -> Any:
+def match_one(kind: str, agent: str, collection: str, wanted: str, existing: Iterable[T]) -> T:
     """The one resource in ``existing`` that ``wanted`` names (see the module docstring)."""
     return match_many(kind, agent, collection, [wanted], existing)[0]
 
 
-def match_many(kind: str, agent: str, collection: str, wanted: Sequence[str], existing: Iterable[Any]) -> list[Any]:
-    existing = list(existing)
-    found, missing = [], []
+def match_many(kind: str, agent: str, collection: str, wanted: Sequence[str], existing: Iterable[T]) -> list[T]:
+    candidates = list(existing)
+    found: list[T] = []
+    missing: list[str] = []
     for reference in wanted:
-        matches = _matches(kind, agent, collection, reference, existing)
+        matches = _matches(kind, agent, collection, reference, candidates)
         if not matches:
             missing.append(reference)
         elif len(matches) > 1:
@@ -89,14 +100,14 @@ def match_many(kind: str, agent: str, collection: str, wanted: Sequence[str], ex
         else:
             found.append(matches[0])
     if missing:
-        names = sorted(getattr(resource, "display_name", "") or resource.name for resource in existing)
+        names = sorted(getattr(resource, "display_name", "") or resource.name for resource in candidates)
         raise CXResourceNotFoundError(
             f"{kind} {', '.join(repr(m) for m in missing)} not found in agent {agent}; existing: {_shown(names)}"
         )
     return found
 
 
-def _matches(kind: str, agent: str, collection: str, reference: str, existing: list[Any]) -> list[Any]:
+def _matches(kind: str, agent: str, collection: str, reference: str, existing: list[T]) -> list[T]:
     if not isinstance(reference, str) or not reference.strip():
         raise CXInvalidInputError(f"{kind} must be a non-empty display name or resource name, got {reference!r}")
     reference = reference.strip()

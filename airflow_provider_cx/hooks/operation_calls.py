@@ -16,6 +16,7 @@ when it runs out, leaving the server-side operation running (cancel it with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx.hooks.clients_hook import DialogflowCXClientsHook
@@ -49,10 +50,10 @@ class OperationCalls(DialogflowCXClientsHook):
 
     def list_operations(self, location_name: str, filter_: str = "") -> list[operations_pb2.Operation]:
         """Every operation of ``projects/P/locations/L`` matching ``filter_`` (e.g. ``"done=false"``), all pages."""
-        client = self.get_operations_client(location_name)
+        list_operations: Callable[..., Any] = self.get_operations_client(location_name).list_operations
 
         def every_page() -> list[Any]:
-            return list(client.list_operations(location_name, filter_, retry=None))
+            return list(list_operations(location_name, filter_, retry=None))
 
         return self.call(every_page, kind=CallKind.READ)
 
@@ -77,7 +78,8 @@ class OperationCalls(DialogflowCXClientsHook):
         """A waitable google.api_core ``Operation`` for an operation known only by name."""
         from google.api_core import operation as api_operation
 
-        return api_operation.from_gapic(
+        from_gapic: Callable[..., Operation] = api_operation.from_gapic
+        return from_gapic(
             self.get_operation(name), self.get_operations_client(name), result_type, metadata_type=metadata_type
         )
 

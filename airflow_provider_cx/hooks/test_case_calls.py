@@ -47,7 +47,7 @@ class TestCaseCalls(OperationCalls):
         from google.cloud.dialogflowcx_v3 import CalculateCoverageRequest
 
         client = self.get_test_cases_client(agent)
-        request = CalculateCoverageRequest(agent=agent, type_=CalculateCoverageRequest.CoverageType[coverage_type])
+        request = CalculateCoverageRequest(agent=agent, type_=CalculateCoverageRequest.CoverageType[coverage_type])  # type: ignore[misc]
         return self.call_naming(f"coverage of agent {agent}", client.calculate_coverage, request=request)
 
     def detect_intent(self, parent: str, text: str, language_code: str) -> DetectIntentResponse:

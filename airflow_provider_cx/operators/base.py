@@ -30,11 +30,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
 from airflow_provider_cx.links import (
     CXAgentLink,
@@ -55,11 +55,13 @@ if TYPE_CHECKING:
     from airflow_provider_cx.resource_names import ResourceName
     from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
+T = TypeVar("T")
+
 #: Largest JSON size (bytes) of one XCom value an operator pushes.
 MAX_XCOM_BYTES = 64 * 1024
 
 
-def small_xcom(value: Any, what: str = "XCom value") -> Any:
+def small_xcom(value: T, what: str = "XCom value") -> T:
     """Return ``value`` if it is JSON-serialisable and at most :data:`MAX_XCOM_BYTES`; else raise."""
     try:
         size = len(json.dumps(value, default=str).encode())
@@ -89,7 +91,7 @@ class CXBaseOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("agent", "gcp_conn_id", "impersonation_chain", "location")
-    operator_extra_links = (CXAgentLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (CXAgentLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -278,7 +280,7 @@ class CXLongRunningOperator(CXBaseOperator):
 
     def defer_until_done(
         self, operation_names: list[str], *, result_type: type, then: str, state: dict[str, Any], many: bool = True
-    ) -> None:
+    ) -> NoReturn:
         """Defer until every operation is done; resume with ``self.<then>(context, results, **state)``.
 
         ``results`` maps each operation name to its result as ``result_type`` (``many=False``: the one
@@ -347,7 +349,9 @@ class CXLongRunningOperator(CXBaseOperator):
             "retry_policy": dataclasses.asdict(self.hook.retry_policy),
         }
 
-    def operation_trigger(self, operation_names: list[str], resume: dict[str, Any] | None = None) -> CXOperationTrigger:
+    def operation_trigger(
+        self, operation_names: str | Sequence[str], resume: dict[str, Any] | None = None
+    ) -> CXOperationTrigger:
         """The trigger for the operations (see :meth:`trigger_settings`)."""
         from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
@@ -360,8 +364,6 @@ class CXLongRunningOperator(CXBaseOperator):
         fetched by name and the continuation named in the event's ``resume`` is called, as the sync
         path calls it.
         """
-        from airflow.sdk.module_loading import import_string
-
         from airflow_provider_cx.hooks.operations import operation_result
         from airflow_provider_cx.triggers.operation import event_error, event_operation_names
 
@@ -369,7 +371,7 @@ class CXLongRunningOperator(CXBaseOperator):
         error = event_error(event, self.hook.polling_policy.timeout)
         if error is not None:
             return self.operation_failed(context, error, event)
-        result_type = import_string(resume["result_type"])
+        result_type = _import(resume["result_type"])
         results = {
             name: operation_result(self.hook.get_operation(name), result_type) for name in event_operation_names(event)
         }
@@ -390,6 +392,14 @@ def check_polling(poll_interval: float | None, operation_timeout: float | None) 
 
 def _qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _import(qualified_name: str) -> Any:
+    """The class :func:`_qualified_name` named."""
+    import importlib
+
+    module, _, name = qualified_name.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = ["MAX_XCOM_BYTES", "CXBaseOperator", "CXLongRunningOperator", "small_xcom"]

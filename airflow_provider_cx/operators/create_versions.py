@@ -208,7 +208,9 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         for flow, error in failures[1:]:
             self.log.error("flow %r failed too: %s: %s", flow.display_name, type(error).__name__, error)
         if failures:
-            raise failures[0][1]
+            first = failures[0][1]
+            assert first is not None  # filtered above
+            raise first
         return [future.result() for future in futures]
 
     def prepare_shared_clients(self) -> None:

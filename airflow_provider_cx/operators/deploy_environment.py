@@ -162,13 +162,13 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
 
     # --- execution ------------------------------------------------------------------------------
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         self.check_inputs()
         self.persist_agent_link(context)
         environment, created_now = self.find_or_create_environment(context)
         return self.deploy_to(context, environment, created_now)
 
-    def after_create(self, context: Any, result: Any) -> dict[str, Any]:
+    def after_create(self, context: Any, result: Any) -> Any:
         """Resumption after a deferred CreateEnvironment: the environment serves the versions already."""
         self.log.info("created environment %s", result.name)
         return self.deploy_to(context, result, created_now=True)

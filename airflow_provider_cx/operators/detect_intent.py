@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_cx import storage
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
@@ -89,10 +89,11 @@ class CXDetectIntentOperator(CXBaseOperator):
 
         table = self.utterances
         if isinstance(table, str | os.PathLike) or type(table).__name__ == "ObjectStoragePath":
-            source = storage.uri_of(table)
+            location = cast("storage.Location", table)
+            source = storage.uri_of(location)
             table_format(source)  # before reading anything
             try:
-                content = storage.read_bytes(table).decode("utf-8-sig")
+                content = storage.read_bytes(location).decode("utf-8-sig")
             except UnicodeDecodeError as error:
                 raise CXInvalidInputError(f"utterances: {source} is not UTF-8 text: {error}") from None
             return rows_from_text(content, source)

@@ -78,7 +78,7 @@ class CXExportAgentOperator(CXLongRunningOperator):
         except storage.StorageLocationError as error:
             raise CXInvalidInputError(f"destination: {error}") from None
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud import dialogflowcx_v3 as cx
 
         self.check_inputs()
@@ -139,7 +139,8 @@ def exported_content(response: Any) -> bytes:
     proto-plus's ``response.agent_content`` makes two copies on the way (briefly three packages in
     memory with the message); the underlying protobuf getter makes one.
     """
-    return type(response).pb(response).agent_content
+    content: bytes = type(response).pb(response).agent_content
+    return content
 
 
 def _declared_outlets(destination: Any, asset_alias: str | None) -> list[Any]:

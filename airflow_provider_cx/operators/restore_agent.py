@@ -106,7 +106,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
             except storage.StorageLocationError as error:
                 raise CXInvalidInputError(f"backup_to: {error}") from None
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud import dialogflowcx_v3 as cx
 
         self.check_inputs()
@@ -128,6 +128,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         """Store the backup, record where it is, then restore."""
         sha256 = None
         if not storage.is_gcs(uri):
+            assert self.backup_to is not None  # after_backup runs only with a backup destination
             content = exported_content(result)
             uri = storage.write_bytes(self.backup_to, content)
             sha256 = hashlib.sha256(content).hexdigest()

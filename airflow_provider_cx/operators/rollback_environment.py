@@ -134,7 +134,7 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
                 f"restore_option {self.restore_option!r} is not one of {', '.join(RESTORE_OPTIONS)}"
             )
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         self.check_inputs()
         recorded = parse_recorded_configuration(self.previous_configuration)
         restore_sha256 = None

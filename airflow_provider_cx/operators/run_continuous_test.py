@@ -43,7 +43,7 @@ class CXRunContinuousTestOperator(CXLongRunningOperator):
         if not isinstance(self.environment, str) or not self.environment.strip():
             raise CXInvalidInputError(f"environment must be a display name or resource name, got {self.environment!r}")
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud.dialogflowcx_v3 import RunContinuousTestResponse
 
         self.check_inputs()

@@ -95,7 +95,7 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
 
     # --- execution ------------------------------------------------------------------------------
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud.dialogflowcx_v3 import BatchRunTestCasesResponse
 
         self.check_inputs()

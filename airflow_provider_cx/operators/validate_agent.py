@@ -106,6 +106,7 @@ class CXValidateAgentOperator(CXBaseOperator):
         kept = [f for f in findings if not any(allow_matches(entry, f) for entry in self.allow)]
         blocking = [f for f in kept if fail_on and f.reaches(fail_on)]
         counts = {severity: sum(1 for f in kept if f.severity == severity) for severity in reversed(SEVERITIES)}
+        quoted = [f"{f.flow}: {f.detail}"[:300] for f in blocking[:_QUOTED]]
         summary = {
             "agent": self.agent_name,
             "fail_on": fail_on,
@@ -113,7 +114,7 @@ class CXValidateAgentOperator(CXBaseOperator):
             "counts": counts,
             "allowed": len(findings) - len(kept),
             "flows_with_findings": len({f.flow_name for f in kept}),
-            "blocking": [f"{f.flow}: {f.detail}"[:300] for f in blocking[:_QUOTED]],
+            "blocking": quoted,
             "reports": self.write_reports(summary_head(self.agent_name, fail_on, counts), kept),
         }
         self.log.info("validation of %s: %s", self.agent_name, counts)
@@ -122,7 +123,7 @@ class CXValidateAgentOperator(CXBaseOperator):
             more = f" (and {len(blocking) - _QUOTED} more)" if len(blocking) > _QUOTED else ""
             raise CXGateFailedError(
                 f"validation of {self.agent_name} has {len(blocking)} finding(s) at or above {fail_on}: "
-                + "; ".join(summary["blocking"])
+                + "; ".join(quoted)
                 + more
             )
         return summary

@@ -87,7 +87,7 @@ class CXOperationTrigger(CXBaseTrigger):
         }
 
     def _event(self, status: str, **fields: Any) -> TriggerEvent:
-        return TriggerEvent(
+        return TriggerEvent(  # type: ignore[no-untyped-call]
             {"status": status, **fields, "operation_names": list(self.operation_names), "resume": self.resume}
         )
 

@@ -110,14 +110,26 @@ class AgentCalls(OperationCalls):
         return self.call_naming(f"validation result of {agent}", client.get_agent_validation_result, request=request)
 
     def list_flows(self, agent: str) -> list[Flow]:
+        """ListFlows (a READ): every flow of the agent.
+
+        :param agent: ``projects/P/locations/L/agents/A``.
+        """
         client = self.get_flows_client(agent)
         return self.list_all(f"agent {agent} does not exist", client.list_flows, _children(agent))
 
     def get_flow(self, flow: str) -> Flow:
+        """GetFlow (a READ).
+
+        :param flow: ``.../agents/A/flows/F``.
+        """
         client = self.get_flows_client(flow)
         return self.call_naming(f"flow {flow}", client.get_flow, name=flow, kind=CallKind.READ)
 
     def list_pages(self, flow: str) -> list[Page]:
+        """ListPages (a READ): every page of the flow.
+
+        :param flow: ``.../agents/A/flows/F``.
+        """
         client = self.get_pages_client(flow)
         return self.list_all(f"flow {flow}", client.list_pages, _children(flow))
 
@@ -127,11 +139,20 @@ class AgentCalls(OperationCalls):
         return self.list_all(f"{parent}", client.list_transition_route_groups, _children(parent))
 
     def list_intents(self, agent: str) -> list[Intent]:
+        """ListIntents (a READ): every intent of the agent.
+
+        :param agent: ``projects/P/locations/L/agents/A``.
+        """
         client = self.get_intents_client(agent)
         return self.list_all(f"agent {agent} does not exist", client.list_intents, _children(agent))
 
     def reachable_flows(self, agent: Agent, flows: list[Flow]) -> list[Flow]:
-        """The flows of ``flows`` a conversation can reach from ``agent``'s start flow (see :mod:`.flow_walk`)."""
+        """The flows a conversation can reach from ``agent``'s start flow, start flow first (see :mod:`.flow_walk`).
+
+        :param agent: the agent, as :meth:`get_agent` returns it.
+        :param flows: its flows, as :meth:`list_flows` returns them; reads one ListPages and one
+            ListTransitionRouteGroups per reached flow.
+        """
         from airflow_provider_cx.hooks.flow_walk import reachable_flows
 
         return reachable_flows(self, agent, flows)

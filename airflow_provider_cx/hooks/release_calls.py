@@ -37,21 +37,37 @@ class ReleaseCalls(OperationCalls):
         return self.call_naming(f"flow {flow}", client.create_version, parent=flow, version=version)
 
     def list_versions(self, flow: str) -> list[Version]:
+        """ListVersions (a READ): every version of the flow, newest first.
+
+        :param flow: ``.../agents/A/flows/F``.
+        """
         client = self.get_versions_client(flow)
         return self.list_all(f"flow {flow}", client.list_versions, {"parent": flow, "page_size": PAGE_SIZE})
 
     def get_version(self, version: str) -> Version:
+        """GetVersion (a READ).
+
+        :param version: ``.../flows/F/versions/N``.
+        """
         client = self.get_versions_client(version)
         return self.call_naming(f"version {version}", client.get_version, name=version, kind=CallKind.READ)
 
     # --- environments ------------------------------------------------------------------------------
 
     def list_environments(self, agent: str) -> list[Environment]:
+        """ListEnvironments (a READ): every environment of the agent.
+
+        :param agent: ``projects/P/locations/L/agents/A``.
+        """
         client = self.get_environments_client(agent)
         request = {"parent": agent, "page_size": PAGE_SIZE}
         return self.list_all(f"agent {agent} does not exist", client.list_environments, request)
 
     def get_environment(self, environment: str) -> Environment:
+        """GetEnvironment (a READ).
+
+        :param environment: ``.../agents/A/environments/E``.
+        """
         client = self.get_environments_client(environment)
         return self.call_naming(
             f"environment {environment}", client.get_environment, name=environment, kind=CallKind.READ
@@ -124,6 +140,10 @@ class ReleaseCalls(OperationCalls):
         )
 
     def get_deployment(self, deployment: str) -> Deployment:
+        """GetDeployment (a READ): the outcome of a DeployFlow, with its pre-deployment test results.
+
+        :param deployment: ``.../environments/E/deployments/D`` (``DeployFlowResponse.deployment``).
+        """
         client = self.get_deployments_client(deployment)
         return self.call_naming(f"deployment {deployment}", client.get_deployment, name=deployment, kind=CallKind.READ)
 

@@ -25,6 +25,10 @@ class TestCaseCalls(OperationCalls):
     """Test cases, coverage and DetectIntent."""
 
     def list_test_cases(self, agent: str) -> list[TestCase]:
+        """ListTestCases (a READ): every test case of the agent.
+
+        :param agent: ``projects/P/locations/L/agents/A``.
+        """
         client = self.get_test_cases_client(agent)
         request = {"parent": agent, "page_size": 1000}
         return self.list_all(f"agent {agent} does not exist", client.list_test_cases, request)
@@ -39,6 +43,10 @@ class TestCaseCalls(OperationCalls):
         return self.call_naming(f"running test cases of {agent}", client.batch_run_test_cases, request=request)
 
     def get_test_case_result(self, name: str) -> TestCaseResult:
+        """GetTestCaseResult (a READ), e.g. one of a continuous test's ``test_case_results``.
+
+        :param name: ``.../testCases/T/results/R``.
+        """
         client = self.get_test_cases_client(name)
         return self.call_naming(f"test case result {name}", client.get_test_case_result, name=name)
 

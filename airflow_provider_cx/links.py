@@ -39,14 +39,15 @@ class _CXConsoleLink(BaseOperatorLink):
     """A console link whose URL the operator pushed to XCom under :attr:`key`."""
 
     key: ClassVar[str]
-    name: ClassVar[str]  # type: ignore[misc]
+    name: ClassVar[str]
 
     @property
     def xcom_key(self) -> str:
         return self.key
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        return XCom.get_value(ti_key=ti_key, key=self.key) or ""
+        url = XCom.get_value(ti_key=ti_key, key=self.key)  # type: ignore[arg-type]  # a TaskInstanceKey is one
+        return str(url or "")
 
     @classmethod
     def persist(cls, context: Any, url: str) -> None:

@@ -19,7 +19,7 @@ PACKAGE_ROOT = Path(airflow_provider_cx.__file__).parent
 #: Subpackages whose modules DAG files import: checked for grpc and the CX library.
 AIRFLOW_FACING = ("hooks", "operators", "triggers", "links", "resource_names")
 #: Pure agent-package code: reused by operators, so it must not pull grpc in either.
-PURE = ("package",)
+PURE = ("package", "reports", "flow_reachability")
 # emulator/ is a gRPC server and is deliberately not checked; nor is anything else not listed above.
 
 CHECK = r"""
@@ -127,8 +127,8 @@ def execute_time_modules_loaded_by(modules: list[str]) -> list[str]:
 
 
 def test_operator_trigger_and_link_modules_leave_package_analysis_to_execute_time():
-    modules = discover("operators", "triggers", "links", "storage")
-    assert {"airflow_provider_cx.operators.lint_package", "airflow_provider_cx.operators.test_case_report"} <= set(
+    modules = discover("operators", "triggers", "links", "storage", "reports")
+    assert {"airflow_provider_cx.operators.lint_package", "airflow_provider_cx.reports.test_case_report"} <= set(
         modules
     )
     assert execute_time_modules_loaded_by(modules) == []
@@ -165,12 +165,15 @@ PARSE_TIME_MODULES = {
     "airflow_provider_cx",
     "airflow_provider_cx.hooks",
     "airflow_provider_cx.hooks.connection_form",
+    "airflow_provider_cx.hooks.errors",
     "airflow_provider_cx.hooks.fork_support",
+    "airflow_provider_cx.hooks.release_marks",
     "airflow_provider_cx.links",
     "airflow_provider_cx.operators",
     "airflow_provider_cx.operators.base",
     "airflow_provider_cx.operators.errors",
-    "airflow_provider_cx.operators.thresholds",
+    "airflow_provider_cx.reports",
+    "airflow_provider_cx.reports.thresholds",
     "airflow_provider_cx.resource_names",
     "airflow_provider_cx.storage",
     *OPERATOR_MODULES,
@@ -195,5 +198,5 @@ def test_operator_modules_load_only_the_parse_time_set():
 
 def test_the_parse_time_set_check_catches_an_extra_module():
     """A control: a module outside the set (here the validation findings) is reported."""
-    loaded = provider_modules_loaded_by([OPERATOR_MODULES[0], "airflow_provider_cx.operators.validation_findings"])
-    assert loaded - PARSE_TIME_MODULES == {"airflow_provider_cx.operators.validation_findings"}
+    loaded = provider_modules_loaded_by([OPERATOR_MODULES[0], "airflow_provider_cx.reports.validation_findings"])
+    assert loaded - PARSE_TIME_MODULES == {"airflow_provider_cx.reports.validation_findings"}

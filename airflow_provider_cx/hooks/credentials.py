@@ -88,7 +88,7 @@ def build_credentials(
     import google.auth.credentials
 
     if settings.emulator_host:
-        return google.auth.credentials.AnonymousCredentials(), settings.project_id
+        return google.auth.credentials.AnonymousCredentials(), settings.project_id  # type: ignore[no-untyped-call]
 
     credentials, key_project = _base_credentials(settings)
     chain = tuple(_split(impersonation_chain)) if impersonation_chain else settings.impersonation_chain
@@ -140,7 +140,8 @@ def _service_account(
             f"connection {conn_id!r}: {field} must be a service-account key (type service_account), "
             f"got type {info.get('type')!r}; use credential_config_file for workload identity federation"
         )
-    return service_account.Credentials.from_service_account_info(info, scopes=scopes), info.get("project_id")
+    key = service_account.Credentials.from_service_account_info(info, scopes=scopes)  # type: ignore[no-untyped-call]
+    return key, info.get("project_id")
 
 
 def _external_account(conn_id: str, info: dict[str, Any], scopes: list[str]) -> Credentials:
@@ -150,14 +151,17 @@ def _external_account(conn_id: str, info: dict[str, Any], scopes: list[str]) -> 
             f"connection {conn_id!r}: credential_config_file must be an external_account configuration, "
             f"got type {info.get('type')!r}"
         )
+    from google.auth import aws, identity_pool, pluggable
+
     source = info.get("credential_source") or {}
     if str(source.get("environment_id", "")).startswith("aws"):
-        from google.auth import aws as flavour
+        flavour: Any = aws
     elif "executable" in source:
-        from google.auth import pluggable as flavour
+        flavour = pluggable
     else:
-        from google.auth import identity_pool as flavour
-    return flavour.Credentials.from_info(info, scopes=scopes)
+        flavour = identity_pool
+    credentials: Credentials = flavour.Credentials.from_info(info, scopes=scopes)
+    return credentials
 
 
 def _read_key_path(settings: ConnectionSettings) -> dict[str, Any]:
@@ -191,7 +195,7 @@ def _read_credential_config(settings: ConnectionSettings) -> dict[str, Any]:
 def _impersonate(source: Credentials, chain: tuple[str, ...], scopes: tuple[str, ...]) -> Credentials:
     from google.auth import impersonated_credentials
 
-    return impersonated_credentials.Credentials(
+    return impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
         source_credentials=source,
         target_principal=chain[-1],
         delegates=list(chain[:-1]) or None,

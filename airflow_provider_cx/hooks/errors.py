@@ -25,6 +25,18 @@ class CXEndpointError(CXHookError, ValueError):
     """No endpoint can be chosen: bad or conflicting location, or a malformed emulator host."""
 
 
+class CXInvalidInputError(CXHookError, ValueError):
+    """An argument is malformed or contradicts another (checked before any call or change is made)."""
+
+
+class CXResourceNotFoundError(CXHookError, LookupError):
+    """An agent, flow, environment, test case, ... named by the caller does not exist (or is not visible)."""
+
+
+class CXAmbiguousNameError(CXHookError, LookupError):
+    """A display name matches more than one resource; pass the resource name instead."""
+
+
 class CXOperationFailedError(CXHookError):
     """A long-running operation finished with an error status."""
 

@@ -1,20 +1,15 @@
 """Waiting on CX long-running operations (export, restore, deploy, batch test runs, ...).
 
-Synchronous waits ask google.api_core's ``Operation`` future whether it is done (one
-``GetOperation``, retried on transient errors like any read) on the schedule of
-:class:`PollingPolicy`: exponential backoff up to ``max_delay`` plus a little jitter, the same
-schedule the async hook keeps. (api_core's own polling draws each pause uniformly from zero to the
-backoff, which about doubles the calls: 11 instead of 8 GetOperation for a 30 s operation with a
-10 s cap.) Once done, the future holds the result or the error. Deferrable operators instead keep
-only the operation *name*; a trigger polls it with the async hook and the operator turns the
-finished ``google.longrunning.Operation`` into a result with :func:`operation_result`.
+Waits poll on the schedule of :class:`PollingPolicy`: exponential backoff up to ``max_delay`` plus a
+little jitter, the same schedule the async hook keeps (api_core's own polling draws each pause
+uniformly from zero to the backoff, which makes more calls for the same wait). Each poll is one
+``GetOperation``, retried on transient errors like any read.
 
-Operators wait in the worker with :func:`wait_until_done` instead: it polls by name and returns
-the finished ``Operation`` message itself, unread, so that :func:`operation_result` is the only
-place a response is unpacked, on both paths. That matters for exports, whose response carries the
-whole package: api_core's future unpacks the response while the ``Operation`` (and the ``Any``'s
-bytes) are still alive, three copies of the package at once; :func:`operation_result` lets go of
-the ``Operation`` before it parses, so at most two exist, briefly.
+:func:`wait_until_done` polls by name and returns the finished ``Operation`` message unread, so that
+:func:`operation_result` is the one place a response is unpacked, in the worker and after a
+deferral alike. That matters for exports, whose response is the whole package:
+:func:`operation_result` lets go of the ``Operation`` before it parses, so the package is not held
+as message, bytes and result at once. :func:`wait_for_operation` waits on api_core's future instead.
 
 Failures become exceptions that name the operation: :class:`CXOperationFailedError` (finished with
 an error status, carrying its code and message) and :class:`CXOperationTimeoutError` (still running
@@ -50,7 +45,7 @@ class PollingPolicy:
     """How often to ask whether an operation is done, and for how long (seconds)."""
 
     initial_delay: float = 1.0
-    #: The longest pause (the operators' ``poll_interval``); 10 s keeps a 30 s wait at 8 GetOperation calls.
+    #: The longest pause (the operators' ``poll_interval``).
     max_delay: float = 10.0
     multiplier: float = 1.5
     #: Random extra seconds per poll (the sync wait uses at most half of ``initial_delay``).
@@ -100,7 +95,7 @@ def wait_for_operation(
     if not until_done(operation.done, retry=rpc_retry):
         raise CXOperationTimeoutError(name, overall or 0)
     try:
-        return operation.result(retry=rpc_retry)  # done: the future has the result (or the error) already
+        return operation.result(retry=rpc_retry)  # type: ignore[no-untyped-call]  # done: result or error known
     except exceptions.GoogleAPICallError as error:
         failure = operation_error(operation.operation)
         if failure is not None:
@@ -226,6 +221,6 @@ def _code_name(code: int) -> str:
     from google.rpc import code_pb2
 
     try:
-        return code_pb2.Code.Name(code)
+        return str(code_pb2.Code.Name(code))
     except ValueError:
         return f"code {code}"

@@ -111,7 +111,8 @@ def _number(conn_id: str, extra: str, value: Any, kind: type) -> int | float:
     if not math.isfinite(number) or number <= 0 or (kind is int and not number.is_integer()):
         wanted = "a positive whole number" if kind is int else "a positive number of seconds"
         raise CXConnectionSettingsError(f"connection {conn_id!r}: extra {extra} must be {wanted}, got {value!r}")
-    return kind(number)
+    converted: int | float = kind(number)
+    return converted
 
 
 def _check(conn_id: str, base: P, overrides: dict[str, Any], extras: list[str]) -> None:

@@ -176,7 +176,7 @@ def server_retry_delay(error: BaseException) -> float | None:
     """Seconds from a ``google.rpc.RetryInfo`` detail in the error's status, if the server sent one."""
     for detail in _status_details(error):
         if getattr(getattr(detail, "DESCRIPTOR", None), "full_name", None) == "google.rpc.RetryInfo":
-            return detail.retry_delay.ToTimedelta().total_seconds()
+            return float(detail.retry_delay.ToTimedelta().total_seconds())
     return None
 
 
@@ -190,7 +190,7 @@ def _status_details(error: BaseException) -> list[Any]:
         from grpc_status import rpc_status
 
         try:
-            status = rpc_status.from_call(error)  # type: ignore[arg-type]
+            status = rpc_status.from_call(error)
         except Exception:
             return []
         unpacked = []
@@ -228,7 +228,7 @@ class _BackoffHonouringRetryInfo(tenacity.wait.wait_base):
 
 def stop_condition(policy: RetryPolicy) -> tenacity.stop.stop_base:
     """Stop after ``max_attempts``, or before a sleep that would end past the ``deadline``."""
-    stop = tenacity.stop_after_attempt(policy.max_attempts)
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.max_attempts)
     if policy.deadline is not None:
         stop = stop | tenacity.stop_before_delay(policy.deadline)
     return stop

@@ -5,14 +5,15 @@ templated), ``gcp_conn_id``, ``impersonation_chain`` and ``location``; the hook 
 at execute time (never at DAG parse time, so no grpc import there). Subclasses start ``execute`` with
 ``self.check_inputs()``, which validates the agent name before any call is made.
 
-``CXLongRunningOperator`` adds waiting on a CX long-running operation: :meth:`wait_or_defer` either
+``CXLongRunningOperator`` adds waiting on CX long-running operations: :meth:`wait_or_defer` either
 polls with the sync hook, or (``deferrable=True``) defers to :class:`CXOperationTrigger` and resumes
-in :meth:`resume_after_operation`, which fetches the finished operation by name and calls the same
-continuation method the sync path calls::
+in :meth:`resume_after_operation` — the one place that turns a trigger event into the next step —
+which fetches the finished operation by name and calls the same continuation method the sync path
+calls. ``on_kill`` cancels the operation the task is waiting for::
 
     def execute(self, context):
         self.check_inputs()
-        operation = self.hook.call(client.export_agent, request=...)
+        operation = self.hook.export_agent(self.agent_name, agent_uri=...)
         return self.wait_or_defer(context, operation, result_type=cx.ExportAgentResponse,
                                   then="finish_export", state={"destination": uri})
 
@@ -26,13 +27,14 @@ console links go under the link classes' keys. :func:`small_xcom` refuses anythi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 
 from airflow_provider_cx.links import (
     CXAgentLink,
@@ -42,11 +44,7 @@ from airflow_provider_cx.links import (
     environment_console_url,
     test_results_console_url,
 )
-from airflow_provider_cx.operators.errors import (
-    CXInvalidInputError,
-    CXResourceNotFoundError,
-    CXXComTooLargeError,
-)
+from airflow_provider_cx.operators.errors import CXInvalidInputError, CXXComTooLargeError
 from airflow_provider_cx.resource_names import InvalidResourceNameError, parse_agent_name, validate_location
 
 if TYPE_CHECKING:
@@ -57,11 +55,13 @@ if TYPE_CHECKING:
     from airflow_provider_cx.resource_names import ResourceName
     from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
+T = TypeVar("T")
+
 #: Largest JSON size (bytes) of one XCom value an operator pushes.
 MAX_XCOM_BYTES = 64 * 1024
 
 
-def small_xcom(value: Any, what: str = "XCom value") -> Any:
+def small_xcom(value: T, what: str = "XCom value") -> T:
     """Return ``value`` if it is JSON-serialisable and at most :data:`MAX_XCOM_BYTES`; else raise."""
     try:
         size = len(json.dumps(value, default=str).encode())
@@ -91,7 +91,7 @@ class CXBaseOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("agent", "gcp_conn_id", "impersonation_chain", "location")
-    operator_extra_links = (CXAgentLink(),)
+    operator_extra_links: Collection[BaseOperatorLink] = (CXAgentLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -198,24 +198,7 @@ class CXBaseOperator(BaseOperator):
 
     def get_agent(self) -> Any:
         """GetAgent on ``agent``; an unknown agent raises :class:`CXResourceNotFoundError`."""
-        from google.api_core import exceptions
-
-        client = self.hook.get_agents_client(self.agent_name)
-        try:
-            return self.hook.call(client.get_agent, name=self.agent_name)
-        except exceptions.NotFound:
-            raise CXResourceNotFoundError(
-                f"agent {self.agent_name} does not exist (or the connection {self.gcp_conn_id!r} cannot see it)"
-            ) from None
-
-    def api_call(self, method: Any, /, *, what: str, **kwargs: Any) -> Any:
-        """``self.hook.call(method, **kwargs)``; NotFound becomes :class:`CXResourceNotFoundError` naming ``what``."""
-        from google.api_core import exceptions
-
-        try:
-            return self.hook.call(method, **kwargs)
-        except exceptions.NotFound as error:
-            raise CXResourceNotFoundError(f"{what}: {error.message}") from None
+        return self.hook.get_agent(self.agent_name)
 
     # --- XCom and links ---------------------------------------------------------------------------
 
@@ -285,28 +268,72 @@ class CXLongRunningOperator(CXBaseOperator):
         state = state or {}
         name = operation.operation.name
         if self.deferrable:
-            self.log.info("deferring until operation %s is done", name)
-            resume = {"then": then, "result_type": _qualified_name(result_type), "state": state}
-            self.defer(trigger=self.operation_trigger(name, resume), method_name="resume_after_operation")
+            self.defer_until_done([name], result_type=result_type, then=then, state=state, many=False)
         from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
 
         try:
-            result = self.hook.wait_for_result(operation.operation, result_type)
+            with self.running_operation(name):
+                result = self.hook.wait_for_result(operation, result_type)
         except CXOperationTimeoutError as timed_out:
             raise self.cancel_timed_out(timed_out) from None
         return getattr(self, then)(context, result, **state)
+
+    def defer_until_done(
+        self, operation_names: list[str], *, result_type: type, then: str, state: dict[str, Any], many: bool = True
+    ) -> NoReturn:
+        """Defer until every operation is done; resume with ``self.<then>(context, results, **state)``.
+
+        ``results`` maps each operation name to its result as ``result_type`` (``many=False``: the one
+        result itself). See :meth:`resume_after_operation`.
+        """
+        self.log.info("deferring until %d operation(s) are done: %s", len(operation_names), ", ".join(operation_names))
+        resume = {"then": then, "result_type": _qualified_name(result_type), "state": state, "many": many}
+        self.defer(trigger=self.operation_trigger(operation_names, resume), method_name="resume_after_operation")
 
     def cancel_timed_out(self, timed_out: Any) -> Exception:
         """Ask the server to cancel a timed-out operation (best effort), as the trigger does; the error to raise."""
         from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
 
-        try:
-            self.hook.cancel_operation(timed_out.operation_name)
-            cancelled = True
-        except Exception as error:  # best effort: the task fails with the timeout either way
-            self.log.warning("could not cancel operation %s: %s", timed_out.operation_name, error)
-            cancelled = False
+        cancelled = self.cancel_quietly(timed_out.operation_name)
         return CXOperationTimeoutError(timed_out.operation_name, timed_out.timeout, cancel_requested=cancelled)
+
+    def cancel_quietly(self, operation_name: str) -> bool:
+        """CancelOperation, best effort: whether the server accepted the request (a failure is logged)."""
+        try:
+            self.hook.cancel_operation(operation_name)
+        except Exception as error:  # best effort: the task fails either way
+            self.log.warning("could not cancel operation %s: %s", operation_name, error)
+            return False
+        return True
+
+    # --- operations this task waits for, cancelled by on_kill ---------------------------------------
+
+    @cached_property
+    def _running(self) -> set[str]:
+        # No lock: on_kill may run in a signal handler on the thread that holds it. set.add, discard
+        # and copy are atomic under the GIL, which is all the worker threads and on_kill need.
+        return set()
+
+    @contextlib.contextmanager
+    def running_operation(self, operation_name: str) -> Iterator[None]:
+        """Within the block, ``operation_name`` is running on this task's behalf: ``on_kill`` cancels it."""
+        self._running.add(operation_name)
+        try:
+            yield
+        finally:
+            self._running.discard(operation_name)
+
+    def on_kill(self) -> None:
+        """The task is being killed: ask CX to cancel the operations it is waiting for (best effort).
+
+        An export, restore or test run then stops instead of finishing for nobody; CX may still
+        complete an operation that was nearly done.
+        """
+        for name in sorted(self._running.copy()):
+            if self.cancel_quietly(name):
+                self.log.info("task killed: requested cancellation of operation %s", name)
+
+    # --- deferral ----------------------------------------------------------------------------------
 
     def trigger_settings(self) -> dict[str, Any]:
         """A trigger's arguments besides its operations: the connection and the limits the worker resolved.
@@ -322,34 +349,38 @@ class CXLongRunningOperator(CXBaseOperator):
             "retry_policy": dataclasses.asdict(self.hook.retry_policy),
         }
 
-    def operation_trigger(self, operation_name: str, resume: dict[str, Any] | None = None) -> CXOperationTrigger:
-        """The trigger for one operation (see :meth:`trigger_settings`)."""
+    def operation_trigger(
+        self, operation_names: str | Sequence[str], resume: dict[str, Any] | None = None
+    ) -> CXOperationTrigger:
+        """The trigger for the operations (see :meth:`trigger_settings`)."""
         from airflow_provider_cx.triggers.operation import CXOperationTrigger
 
-        return CXOperationTrigger(operation_name, resume=resume, **self.trigger_settings())
+        return CXOperationTrigger(operation_names, resume=resume, **self.trigger_settings())
 
     def resume_after_operation(self, context: Any, event: dict[str, Any]) -> Any:
-        """Completion of a deferred wait: fetch the operation by name and continue with ``then``.
+        """Completion of a deferred wait: the one place a trigger event becomes the task's next step.
 
-        What to continue with comes back in the event (``event["resume"]``), see the trigger.
+        An error event raises through :meth:`operation_failed`; on success each operation's result is
+        fetched by name and the continuation named in the event's ``resume`` is called, as the sync
+        path calls it.
         """
-        from airflow.sdk.module_loading import import_string
-
-        from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
         from airflow_provider_cx.hooks.operations import operation_result
+        from airflow_provider_cx.triggers.operation import event_error, event_operation_names
 
-        name = event.get("operation_name", "")
-        status = event.get("status")
-        if status == "timeout" or (status == "error" and "timeout" in event):
-            timeout = float(event.get("timeout") or self.hook.polling_policy.timeout or 0)
-            raise CXOperationTimeoutError(name, timeout, cancel_requested=event.get("cancelled"))
-        if status == "error":
-            raise CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
-        if status != "success":
-            raise CXOperationFailedError(name, "UNKNOWN", f"unexpected trigger event {event!r}")
         resume = event.get("resume") or {}
-        result = operation_result(self.hook.get_operation(name), import_string(resume["result_type"]))
-        return getattr(self, resume["then"])(context, result, **resume.get("state", {}))
+        error = event_error(event, self.hook.polling_policy.timeout)
+        if error is not None:
+            return self.operation_failed(context, error, event)
+        result_type = _import(resume["result_type"])
+        results = {
+            name: operation_result(self.hook.get_operation(name), result_type) for name in event_operation_names(event)
+        }
+        outcome = results if resume.get("many") else next(iter(results.values()))
+        return getattr(self, resume["then"])(context, outcome, **resume.get("state", {}))
+
+    def operation_failed(self, context: Any, error: Exception, event: dict[str, Any]) -> Any:
+        """A deferred wait ended in ``error`` (failure or timeout): raise it. Subclasses may restate or recover."""
+        raise error
 
 
 def check_polling(poll_interval: float | None, operation_timeout: float | None) -> None:
@@ -361,6 +392,14 @@ def check_polling(poll_interval: float | None, operation_timeout: float | None) 
 
 def _qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _import(qualified_name: str) -> Any:
+    """The class :func:`_qualified_name` named."""
+    import importlib
+
+    module, _, name = qualified_name.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = ["MAX_XCOM_BYTES", "CXBaseOperator", "CXLongRunningOperator", "small_xcom"]

@@ -8,7 +8,7 @@ from typing import Any
 from airflow_provider_cx.links import CXAgentLink, CXTestResultsLink
 from airflow_provider_cx.operators.base import CXBaseOperator
 from airflow_provider_cx.operators.errors import CXGateFailedError
-from airflow_provider_cx.operators.thresholds import check_fraction
+from airflow_provider_cx.reports.thresholds import check_fraction
 
 #: XCom key of the coverage summary, pushed before the gate is applied (also the return value).
 SUMMARY_XCOM_KEY = "cx_coverage"
@@ -99,24 +99,13 @@ class CXCalculateCoverageOperator(CXBaseOperator):
         return summary
 
     def coverage(self, kind: str) -> Any:
-        from google.cloud.dialogflowcx_v3 import CalculateCoverageRequest
-
-        client = self.hook.get_test_cases_client(self.agent_name)
-        request = CalculateCoverageRequest(agent=self.agent_name, type_=CalculateCoverageRequest.CoverageType[kind])
-        return self.api_call(client.calculate_coverage, what=f"coverage of agent {self.agent_name}", request=request)
+        return self.hook.calculate_coverage(self.agent_name, kind)
 
     def uncovered_intents(self, intents: Sequence[Any]) -> list[str]:
-        from airflow_provider_cx.hooks.retry import CallKind
-
         uncovered = [item.intent for item in intents if not item.covered]
         if not uncovered:
             return []
-        client = self.hook.get_intents_client(self.agent_name)
-
-        def every_intent() -> list[Any]:
-            return list(client.list_intents(request={"parent": self.agent_name, "page_size": 1000}, retry=None))
-
-        names = {intent.name: intent.display_name for intent in self.hook.call(every_intent, kind=CallKind.READ)}
+        names = {intent.name: intent.display_name for intent in self.hook.list_intents(self.agent_name)}
         return sorted(names.get(name, name) for name in uncovered)[:MAX_UNCOVERED_IN_XCOM]
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_cx.hooks.release_marks import is_marked, release_marker
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXInvalidInputError
 
 if TYPE_CHECKING:
-    from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
-    from airflow_provider_cx.operators.create_or_adopt import Outcome
-    from airflow_provider_cx.triggers.operation_group import CXOperationGroupTrigger
+    from airflow_provider_cx.hooks.create_or_adopt import Outcome
 
 T = TypeVar("T")
 
@@ -25,16 +24,6 @@ SUMMARY_XCOM_KEY = "cx_versions"
 #: quota: a handful in flight is what makes a release as slow as its slowest flow, not their sum.
 DEFAULT_MAX_WORKERS = 8
 MAX_WORKERS = 32
-
-
-def release_marker(release_id: str) -> str:
-    """The line a version's description carries to say which release made it."""
-    return f"[airflow-cx release: {release_id}]"
-
-
-def is_marked(version: Any, release_id: str) -> bool:
-    marker = release_marker(release_id)
-    return any(line.strip() == marker for line in version.description.splitlines())
 
 
 def version_id(version_name: str) -> int:
@@ -167,17 +156,17 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         pending = [entry["operation"] for entry in started if "operation" in entry]
         if not pending:
             return self.finish(context, [(entry["flow"], entry["version"], False) for entry in started])
-        self.log.info("deferring until %d create operation(s) are done", len(pending))
-        self.defer(trigger=self.versions_trigger(pending, {"flows": started}), method_name="resume_after_versions")
+        from google.cloud.dialogflowcx_v3 import Version
+
+        self.defer_until_done(pending, result_type=Version, then="after_versions", state={"flows": started})
 
     def select_flows(self) -> list[Any]:
-        from airflow_provider_cx.operators.flow_graph import reachable_flows
-        from airflow_provider_cx.operators.lookup import list_flows, match_many
+        from airflow_provider_cx.hooks.lookup import match_many
 
         agent = self.get_agent()
-        flows = list_flows(self.hook, self.agent_name)
+        flows = self.hook.list_flows(self.agent_name)
         if self.flows is None:
-            return reachable_flows(self.hook, agent, flows)
+            return self.hook.reachable_flows(agent, flows)
         chosen = match_many("flow", self.agent_name, "flows", list(self.flows), flows)
         return list({flow.name: flow for flow in chosen}.values())
 
@@ -189,13 +178,12 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         operations do not say which agent they are for, so every such create in the location is
         waited for (each takes seconds). With none running, as usual, this costs one ListOperations.
         """
-        from airflow_provider_cx.operators.create_or_adopt import unfinished_operations, wait_until_done
-
-        running = unfinished_operations(self.hook, self.agent_resource.parent, CREATE_VERSION_METADATA)
+        running = self.hook.unfinished_operations(self.agent_resource.parent, CREATE_VERSION_METADATA)
         if running:
             self.log.info("waiting for %d version create(s) already running before looking for versions", len(running))
         for name in running:
-            wait_until_done(self.hook, name, self.operation_timeout)
+            with self.running_operation(name):
+                self.hook.wait_until_settled(name, self.operation_timeout)
 
     def for_each_flow(self, flows: list[Any], work: Callable[[Any], T]) -> list[T]:
         """``work(flow)`` for each flow on at most ``max_workers`` threads; the results in flow order.
@@ -220,14 +208,15 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         for flow, error in failures[1:]:
             self.log.error("flow %r failed too: %s: %s", flow.display_name, type(error).__name__, error)
         if failures:
-            raise failures[0][1]
+            first = failures[0][1]
+            assert first is not None  # filtered above
+            raise first
         return [future.result() for future in futures]
 
     def prepare_shared_clients(self) -> None:
-        """Build the clients and policies the threads share before they start, so none builds its own."""
-        self.hook.get_versions_client(self.agent_name)
-        self.hook.get_operations_client(self.agent_name)
-        self.hook.polling_policy  # noqa: B018  (resolved once, here)
+        """Resolve the policies the threads share before they start (clients are built once, under the hook's lock)."""
+        self.hook.retry_policy  # noqa: B018  (resolved once, here)
+        self.hook.polling_policy  # noqa: B018
 
     def about_flow(self, flow: Any, work: Callable[[Any], T]) -> T:
         """``work(flow)``; a create's failure or timeout is raised naming the flow (a timed-out create is cancelled)."""
@@ -259,20 +248,21 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         """
         from google.cloud.dialogflowcx_v3 import Version
 
-        from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
+        from airflow_provider_cx.hooks.create_or_adopt import create_or_adopt
 
-        client = self.hook.get_versions_client(flow.name)
-        version = Version(display_name=self.display_name, description=self.version_description)
         return create_or_adopt(
             self.hook,
             what=f"version of flow {flow.display_name!r} for release {self.release_id!r}",
             find=lambda: self.find_release_version(flow.name),
-            create=lambda: self.hook.call(client.create_version, parent=flow.name, version=version),
+            create=lambda: self.hook.create_version(
+                flow.name, display_name=self.display_name, description=self.version_description
+            ),
             result_type=Version,
             location_name=self.agent_resource.parent,
             pending_metadata=CREATE_VERSION_METADATA,
             timeout=self.operation_timeout,  # None: the hook's polling policy
             wait=wait,
+            track=self.running_operation,
         )
 
     def start_version(self, flow: Any) -> dict[str, str]:
@@ -281,7 +271,7 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         Returns ``{"flow": display name, "version": name}`` or ``{"flow": ..., "operation": name}``:
         JSON, since it travels through the trigger.
         """
-        from airflow_provider_cx.operators.create_or_adopt import StartedCreate
+        from airflow_provider_cx.hooks.create_or_adopt import StartedCreate
 
         outcome = self.version_flow(flow, wait=lambda operation: StartedCreate(operation.operation.name))
         if isinstance(outcome.resource, StartedCreate):
@@ -292,16 +282,9 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         """The oldest version of the flow marked with this release (not FAILED), or ``None``."""
         from google.cloud.dialogflowcx_v3 import Version
 
-        from airflow_provider_cx.hooks.retry import CallKind
-
-        client = self.hook.get_versions_client(flow_name)
-
-        def every_version() -> list[Any]:
-            return list(client.list_versions(request={"parent": flow_name, "page_size": 100}, retry=None))
-
         marked = [
             version
-            for version in self.hook.call(every_version, kind=CallKind.READ)
+            for version in self.hook.list_versions(flow_name)
             if is_marked(version, self.release_id.strip()) and version.state != Version.State.FAILED
         ]
         if len(marked) > 1:
@@ -310,50 +293,35 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
             )
         return min(marked, key=lambda version: version_id(version.name)) if marked else None
 
-    # --- deferral -------------------------------------------------------------------------------
+    # --- deferral ---------------------------------------------------------------------------------
 
-    def versions_trigger(self, operation_names: list[str], resume: dict[str, Any]) -> CXOperationGroupTrigger:
-        """The trigger for the started creates (see :meth:`trigger_settings`)."""
-        from airflow_provider_cx.triggers.operation_group import CXOperationGroupTrigger
-
-        return CXOperationGroupTrigger(operation_names, resume=resume, **self.trigger_settings())
-
-    def resume_after_versions(self, context: Any, event: dict[str, Any]) -> dict[str, str]:
+    def after_versions(self, context: Any, results: dict[str, Any], flows: list[dict[str, str]]) -> dict[str, str]:
         """Completion of the deferred wait: each created version from its operation, then as the sync path."""
-        from google.cloud.dialogflowcx_v3 import Version
-
-        from airflow_provider_cx.hooks.errors import CXOperationFailedError
-        from airflow_provider_cx.hooks.operations import operation_result
-
-        entries: list[dict[str, str]] = (event.get("resume") or {}).get("flows", [])
-        flow_of = {entry["operation"]: entry["flow"] for entry in entries if "operation" in entry}
-        status = event.get("status")
-        if status == "error" and "timeout" in event:
-            raise self.group_timeout(event, flow_of)
-        if status == "error":
-            name = event.get("operation_name", "")
-            failed = CXOperationFailedError(name, event.get("code", "UNKNOWN"), event.get("message", ""))
-            raise self.flow_failure(flow_of.get(name, "(unknown)"), failed)
-        if status != "success":
-            raise CXOperationFailedError(", ".join(flow_of), "UNKNOWN", f"unexpected trigger event {event!r}")
-        rows = []
-        for entry in entries:
-            if "version" in entry:
-                rows.append((entry["flow"], entry["version"], False))
-                continue
-            version = operation_result(self.hook.get_operation(entry["operation"]), Version)
-            rows.append((entry["flow"], version.name, True))
+        rows = [
+            (entry["flow"], entry["version"], False)
+            if "version" in entry
+            else (entry["flow"], results[entry["operation"]].name, True)
+            for entry in flows
+        ]
         return self.finish(context, rows)
 
-    def group_timeout(self, event: dict[str, Any], flow_of: dict[str, str]) -> CXOperationTimeoutError:
-        """The timeout of a deferred wait, naming the first create still running; a note lists them all."""
-        from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
+    def operation_failed(self, context: Any, error: Exception, event: dict[str, Any]) -> Any:
+        """A failed or timed-out create, restated to name its flow and the release."""
+        from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
 
+        entries: list[dict[str, str]] = (event.get("resume") or {}).get("state", {}).get("flows", [])
+        flow_of = {entry["operation"]: entry["flow"] for entry in entries if "operation" in entry}
+        if isinstance(error, CXOperationTimeoutError):
+            raise self.group_timeout(error, event, flow_of)
+        if isinstance(error, CXOperationFailedError) and event.get("operation_name"):
+            raise self.flow_failure(flow_of.get(error.operation_name, "(unknown)"), error)
+        raise error
+
+    def group_timeout(self, error: Exception, event: dict[str, Any], flow_of: dict[str, str]) -> Exception:
+        """The timeout of a deferred wait (naming the first create still running), with a note listing them all."""
         running: list[str] = event.get("running") or []
         cancelled = set(event.get("cancelled") or [])
         timeout = float(event.get("timeout") or self.hook.polling_policy.timeout or 0)
-        first = running[0] if running else ""
-        error = CXOperationTimeoutError(first, timeout, cancel_requested=bool(running) and cancelled >= set(running))
         still = ", ".join(
             f"flow {flow_of.get(name, '(unknown)')!r} ({name}; cancellation "
             f"{'requested' if name in cancelled else 'failed'})"

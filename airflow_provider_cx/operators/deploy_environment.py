@@ -107,7 +107,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     # --- inputs ---------------------------------------------------------------------------------
 
     def check_inputs(self) -> None:
-        from airflow_provider_cx.operators.environment_history import MAX_DESCRIPTION
+        from airflow_provider_cx.hooks.release_marks import MAX_DESCRIPTION
 
         super().check_inputs()
         if not isinstance(self.environment, str) or not self.environment.strip():
@@ -162,33 +162,35 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
 
     # --- execution ------------------------------------------------------------------------------
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         self.check_inputs()
         self.persist_agent_link(context)
         environment, created_now = self.find_or_create_environment(context)
         return self.deploy_to(context, environment, created_now)
 
-    def after_create(self, context: Any, result: Any) -> dict[str, Any]:
+    def after_create(self, context: Any, result: Any) -> Any:
         """Resumption after a deferred CreateEnvironment: the environment serves the versions already."""
         self.log.info("created environment %s", result.name)
         return self.deploy_to(context, result, created_now=True)
 
-    def resume_after_operation(self, context: Any, event: dict[str, Any]) -> Any:
+    def operation_failed(self, context: Any, error: Exception, event: dict[str, Any]) -> Any:
         """As the base class; a deferred create refused with ALREADY_EXISTS adopts the environment.
 
         That happens when a create whose response was lost (see :mod:`.create_or_adopt`) finishes
         while its repeat is running: the environment is the one the first request made.
         """
-        resume = event.get("resume") or {}
-        if (event.get("status"), event.get("code"), resume.get("then")) == ("error", "ALREADY_EXISTS", "after_create"):
+        from airflow_provider_cx.hooks.errors import CXOperationFailedError
+
+        then = (event.get("resume") or {}).get("then")
+        if isinstance(error, CXOperationFailedError) and (error.code, then) == ("ALREADY_EXISTS", "after_create"):
             existing = self.find_environment()
             if existing is not None:
                 self.log.info("environment %r already existed; adopting %s", self.environment, existing.name)
                 return self.deploy_to(context, existing, created_now=False)
-        return super().resume_after_operation(context, event)
+        return super().operation_failed(context, error, event)
 
     def deploy_to(self, context: Any, environment: Any, created_now: bool) -> Any:
-        from airflow_provider_cx.operators.environment_history import marked_description
+        from airflow_provider_cx.hooks.release_marks import marked_description
 
         self.persist_environment_link(context, environment.name)
         previous, created = self.configuration_before(environment, created_now)
@@ -222,7 +224,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
 
     def configuration_before(self, environment: Any, created_now: bool) -> tuple[list[str], bool]:
         """``(versions served before the release, whether the release created the environment)``."""
-        from airflow_provider_cx.operators.environment_history import before_release
+        from airflow_provider_cx.hooks.environment_history import before_release
 
         if created_now:
             return [], True
@@ -256,9 +258,9 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         return self.create_environment(context, reference)
 
     def find_environment(self) -> Any | None:
-        from airflow_provider_cx.operators.lookup import list_environments, match_one
+        from airflow_provider_cx.hooks.lookup import match_one
 
-        environments = list_environments(self.hook, self.agent_name)
+        environments = self.hook.list_environments(self.agent_name)
         try:
             return match_one("environment", self.agent_name, "environments", self.environment, environments)
         except CXResourceNotFoundError:
@@ -268,57 +270,43 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         """Create (or adopt, after an ambiguous failure) the environment; deferrable waits in the triggerer."""
         from google.cloud.dialogflowcx_v3 import Environment
 
-        from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
-        from airflow_provider_cx.operators.environment_history import marked_description
+        from airflow_provider_cx.hooks.create_or_adopt import create_or_adopt
+        from airflow_provider_cx.hooks.release_marks import marked_description
 
         def wait_in_triggerer(operation: Any) -> Any:
             return self.wait_or_defer(context, operation, result_type=Environment, then="after_create")
 
-        client = self.hook.get_environments_client(self.agent_name)
-        wanted = Environment(
-            display_name=display_name,
-            description=marked_description(self.environment_description, self.release),
-            version_configs=[Environment.VersionConfig(version=name) for name in self.version_names],
-        )
         outcome = create_or_adopt(
             self.hook,
             what=f"environment {display_name!r} of agent {self.agent_name}",
             find=self.find_environment,
-            create=lambda: self.api_call(
-                client.create_environment,
-                what=f"creating environment {display_name!r}",
-                parent=self.agent_name,
-                environment=wanted,
+            create=lambda: self.hook.create_environment(
+                self.agent_name,
+                display_name=display_name,
+                description=marked_description(self.environment_description, self.release),
+                versions=self.version_names,
             ),
             result_type=Environment,
             location_name=self.agent_resource.parent,
             timeout=self.operation_timeout,
             wait=wait_in_triggerer if self.deferrable else None,
+            track=self.running_operation,
         )
         return outcome.resource, outcome.created
 
     def update_environment(self, context: Any, environment: Any, state: dict[str, Any]) -> Any:
         from google.cloud.dialogflowcx_v3 import Environment
 
-        from airflow_provider_cx.operators.environment_history import marked_description
+        from airflow_provider_cx.hooks.release_marks import marked_description
 
         given = {flow_of(name): name for name in self.version_names}
         kept = [c.version for c in environment.version_configs if flow_of(c.version) not in given]
         target = [*kept, *given.values()]
-        update = Environment(
-            name=environment.name, version_configs=[Environment.VersionConfig(version=v) for v in target]
-        )
-        paths = ["version_configs"]
         description = marked_description(environment.description, self.release)
-        if description != environment.description:
-            update.description = description
-            paths.append("description")
-        client = self.hook.get_environments_client(environment.name)
-        operation = self.api_call(
-            client.update_environment,
-            what=f"updating environment {environment.name}",
-            environment=update,
-            update_mask={"paths": paths},
+        operation = self.hook.update_environment(
+            environment.name,
+            versions=target,
+            description=description if description != environment.description else None,
         )
         self.log.info("updating environment %s to %s", environment.name, ", ".join(target))
         return self.wait_or_defer(context, operation, result_type=Environment, then="finish_update", state=state)
@@ -327,16 +315,10 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         """Write the release line before the first DeployFlow, so that a rerun can tell what came before."""
         from google.cloud.dialogflowcx_v3 import Environment
 
-        from airflow_provider_cx.operators.environment_history import marked_description
+        from airflow_provider_cx.hooks.release_marks import marked_description
 
         description = marked_description(environment.description, self.release)
-        client = self.hook.get_environments_client(environment.name)
-        operation = self.api_call(
-            client.update_environment,
-            what=f"setting the release line of environment {environment.name}",
-            environment=Environment(name=environment.name, description=description),
-            update_mask={"paths": ["description"]},
-        )
+        operation = self.hook.update_environment(environment.name, description=description)
         return self.wait_or_defer(
             context, operation, result_type=Environment, then="after_mark", state={**state, "pending": pending}
         )
@@ -351,12 +333,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
         from google.cloud.dialogflowcx_v3 import DeployFlowResponse
 
         version = pending[0]
-        client = self.hook.get_environments_client(state["environment"])
-        operation = self.api_call(
-            client.deploy_flow,
-            what=f"deploying {version} to {state['environment']}",
-            request={"environment": state["environment"], "flow_version": version},
-        )
+        operation = self.hook.deploy_flow(state["environment"], version)
         self.log.info("deploying %s to %s", version, state["environment"])
         return self.wait_or_defer(
             context,
@@ -369,8 +346,7 @@ class CXDeployEnvironmentOperator(CXLongRunningOperator):
     def after_deploy_flow(self, context: Any, result: Any, pending: list[str], **state: Any) -> Any:
         from google.cloud.dialogflowcx_v3 import Deployment
 
-        client = self.hook.get_deployments_client(result.deployment)
-        deployment = self.hook.call(client.get_deployment, name=result.deployment)
+        deployment = self.hook.get_deployment(result.deployment)
         state["deployments"] = [*state["deployments"], deployment.name]
         if deployment.state != Deployment.State.SUCCEEDED:
             results = list(deployment.result.deployment_test_results)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_cx import storage
 from airflow_provider_cx.links import CXAgentLink, CXEnvironmentLink
 from airflow_provider_cx.operators.base import CXBaseOperator
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
-from airflow_provider_cx.operators.thresholds import check_fraction
+from airflow_provider_cx.reports.thresholds import check_fraction
 
 if TYPE_CHECKING:
-    from airflow_provider_cx.operators.utterance_table import Answer, Utterance
+    from airflow_provider_cx.reports.utterance_table import Answer, Utterance
 
 #: XCom key of the smoke-test summary, pushed before the gate (also the return value).
 SUMMARY_XCOM_KEY = "cx_detect_intent"
@@ -85,14 +85,15 @@ class CXDetectIntentOperator(CXBaseOperator):
             raise CXInvalidInputError(f"environment must be a name, or None for the draft; got {self.environment!r}")
 
     def load_rows(self) -> list[Utterance]:
-        from airflow_provider_cx.operators.utterance_table import rows_from_records, rows_from_text, table_format
+        from airflow_provider_cx.reports.utterance_table import rows_from_records, rows_from_text, table_format
 
         table = self.utterances
         if isinstance(table, str | os.PathLike) or type(table).__name__ == "ObjectStoragePath":
-            source = storage.uri_of(table)
+            location = cast("storage.Location", table)
+            source = storage.uri_of(location)
             table_format(source)  # before reading anything
             try:
-                content = storage.read_bytes(table).decode("utf-8-sig")
+                content = storage.read_bytes(location).decode("utf-8-sig")
             except UnicodeDecodeError as error:
                 raise CXInvalidInputError(f"utterances: {source} is not UTF-8 text: {error}") from None
             return rows_from_text(content, source)
@@ -105,15 +106,13 @@ class CXDetectIntentOperator(CXBaseOperator):
     # --- execution ------------------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_cx.operators.lookup import resolve_environment
-
         self.check_inputs()
         rows = self.load_rows()
         self.persist_agent_link(context)
         agent = self.get_agent()
         environment = ""
         if self.environment is not None:
-            environment = resolve_environment(self.hook, self.agent_name, self.environment).name
+            environment = self.hook.resolve_environment(self.agent_name, self.environment).name
             self.persist_environment_link(context, environment)
         language = (self.language_code or agent.default_language_code).strip()
         workers = min(self.max_workers, len(rows))
@@ -125,31 +124,18 @@ class CXDetectIntentOperator(CXBaseOperator):
         """One DetectIntent per row on a bounded pool; the first error cancels the rows not yet sent."""
         from concurrent.futures import ThreadPoolExecutor
 
-        client = self.hook.get_sessions_client(self.agent_name)  # built once, shared by the threads
+        self.hook.retry_policy  # noqa: B018  (resolved once, before the threads share the hook)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cx-detect-intent")
         try:
-            futures = [pool.submit(self.ask, client, row, parent, language) for row in rows]
+            futures = [pool.submit(self.ask, row, parent, language) for row in rows]
             return [future.result() for future in futures]
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def ask(self, client: Any, row: Utterance, parent: str, language: str) -> Answer:
-        import uuid
+    def ask(self, row: Utterance, parent: str, language: str) -> Answer:
+        from airflow_provider_cx.reports.utterance_table import Answer
 
-        from airflow_provider_cx.hooks.retry import CallKind
-        from airflow_provider_cx.operators.utterance_table import Answer
-
-        request = {
-            "query_input": {"text": {"text": row.text}, "language_code": row.language_code or language},
-        }
-        timeout = self.hook.retry_policy.attempt_timeout
-
-        def detect_in_new_session() -> Any:
-            # A fresh session per attempt makes a repeat safe: nothing of the lost attempt carries over.
-            session = f"{parent}/sessions/{uuid.uuid4()}"
-            return client.detect_intent(request={"session": session, **request}, retry=None, timeout=timeout)
-
-        response = self.hook.call(detect_in_new_session, kind=CallKind.IDEMPOTENT)
+        response = self.hook.detect_intent(parent, row.text, row.language_code or language)
         result = response.query_result
         return Answer(row, intent=result.intent.display_name, page=result.current_page.display_name)
 

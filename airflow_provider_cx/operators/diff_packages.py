@@ -53,7 +53,7 @@ class CXDiffAgentPackagesOperator(BaseOperator):
         self.report_name = report_name
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_cx.operators.package_source import load_package
+        from airflow_provider_cx.hooks.package_source import load_package
         from airflow_provider_cx.package.diff import diff_packages
 
         base, base_uri = load_package(self.base, "base")

@@ -1,28 +1,19 @@
-"""Exceptions the operators raise themselves: one type per failure kind.
+"""Exceptions of the operators: one type per failure kind.
 
-gRPC errors from the API pass through as google.api_core exceptions, and long-running operation
-failures as the hook's :class:`~airflow_provider_cx.hooks.errors.CXOperationFailedError`.
+Bad arguments, unknown and ambiguous resources are the hook's errors (re-exported here, since the
+operators raise them too); gRPC errors pass through as google.api_core exceptions, and long-running
+operation failures as :class:`~airflow_provider_cx.hooks.errors.CXOperationFailedError`.
 """
 
 from __future__ import annotations
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_cx.hooks.errors import CXAmbiguousNameError, CXInvalidInputError, CXResourceNotFoundError
+
 
 class CXOperatorError(Exception):
-    """Base of the errors the operators raise themselves."""
-
-
-class CXInvalidInputError(CXOperatorError, ValueError):
-    """An operator argument is malformed or contradicts another (checked before any change is made)."""
-
-
-class CXResourceNotFoundError(CXOperatorError, LookupError):
-    """An agent, environment, flow or test case named by the task does not exist."""
-
-
-class CXAmbiguousNameError(CXOperatorError, LookupError):
-    """A display name matches more than one resource; pass the resource name instead."""
+    """Base of the errors only the operators raise."""
 
 
 class CXGateFailedError(CXOperatorError, AirflowFailException):
@@ -31,3 +22,13 @@ class CXGateFailedError(CXOperatorError, AirflowFailException):
 
 class CXXComTooLargeError(CXOperatorError, ValueError):
     """An XCom value is larger than the operators allow (they push names and counts, not content)."""
+
+
+__all__ = [
+    "CXAmbiguousNameError",
+    "CXGateFailedError",
+    "CXInvalidInputError",
+    "CXOperatorError",
+    "CXResourceNotFoundError",
+    "CXXComTooLargeError",
+]

@@ -78,28 +78,23 @@ class CXExportAgentOperator(CXLongRunningOperator):
         except storage.StorageLocationError as error:
             raise CXInvalidInputError(f"destination: {error}") from None
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud import dialogflowcx_v3 as cx
-
-        from airflow_provider_cx.operators.lookup import resolve_environment
 
         self.check_inputs()
         self.persist_agent_link(context)
         environment = None
         if self.environment:
-            environment = resolve_environment(self.hook, self.agent_name, self.environment).name
+            environment = self.hook.resolve_environment(self.agent_name, self.environment).name
             self.persist_environment_link(context, environment)
         uri = storage.uri_of(self.destination)
-        request: dict[str, Any] = {
-            "name": self.agent_name,
-            "data_format": cx.ExportAgentRequest.DataFormat[self.data_format],
-            "environment": environment or "",
-        }
-        if storage.is_gcs(uri):
-            request["agent_uri"] = uri
-        client = self.hook.get_agents_client(self.agent_name)
         self.log.info("exporting %s%s to %s", self.agent_name, f" ({environment})" if environment else "", uri)
-        operation = self.api_call(client.export_agent, what=f"export of {self.agent_name}", request=request)
+        operation = self.hook.export_agent(
+            self.agent_name,
+            data_format=self.data_format,
+            environment=environment,
+            agent_uri=uri if storage.is_gcs(uri) else None,
+        )
         return self.wait_or_defer(
             context,
             operation,
@@ -144,7 +139,8 @@ def exported_content(response: Any) -> bytes:
     proto-plus's ``response.agent_content`` makes two copies on the way (briefly three packages in
     memory with the message); the underlying protobuf getter makes one.
     """
-    return type(response).pb(response).agent_content
+    content: bytes = type(response).pb(response).agent_content
+    return content
 
 
 def _declared_outlets(destination: Any, asset_alias: str | None) -> list[Any]:

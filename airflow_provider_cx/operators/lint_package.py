@@ -92,7 +92,7 @@ class CXLintAgentPackageOperator(BaseOperator):
         return fail_on
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_cx.operators.package_source import load_package
+        from airflow_provider_cx.hooks.package_source import load_package
         from airflow_provider_cx.package.lint import lint_package
         from airflow_provider_cx.package.reports import render_findings, severity_counts
 
@@ -107,6 +107,7 @@ class CXLintAgentPackageOperator(BaseOperator):
                 text = render_findings(findings, fmt, fail_on=fail_on, source=uri)
                 target = storage.join(self.report_to, f"{self.report_name}.{REPORT_EXTENSIONS[fmt]}")
                 reports[fmt] = storage.write_bytes(target, text.encode())
+        quoted = [f.message[:300] for f in blocking[:_QUOTED]]
         summary = {
             "source": uri,
             "fail_on": fail_on,
@@ -114,7 +115,7 @@ class CXLintAgentPackageOperator(BaseOperator):
             "findings": len(findings),
             "counts": severity_counts(findings),
             "by_rule": dict(sorted(Counter(f.rule_id for f in findings).items())),
-            "blocking": [f.message[:300] for f in blocking[:_QUOTED]],
+            "blocking": quoted,
             "reports": reports,
         }
         self.log.info("lint of %s: %s", uri, summary["counts"])
@@ -122,8 +123,6 @@ class CXLintAgentPackageOperator(BaseOperator):
             context["ti"].xcom_push(key="return_value", value=small_xcom(summary))
             more = f" (and {len(blocking) - _QUOTED} more)" if len(blocking) > _QUOTED else ""
             raise CXGateFailedError(
-                f"lint of {uri}: {len(blocking)} finding(s) at or above {fail_on}: "
-                + "; ".join(summary["blocking"])
-                + more
+                f"lint of {uri}: {len(blocking)} finding(s) at or above {fail_on}: " + "; ".join(quoted) + more
             )
         return small_xcom(summary)

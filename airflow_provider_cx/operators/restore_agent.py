@@ -24,7 +24,7 @@ def restore_source(source: storage.Location, *, check: bool = True) -> tuple[dic
     must be a readable agent package (checked locally, so a broken one changes nothing). Anything
     else is sent as a BLOB for the API to judge.
     """
-    from airflow_provider_cx.operators.package_source import mask_package_secrets
+    from airflow_provider_cx.hooks.package_source import mask_package_secrets
     from airflow_provider_cx.package import PackageError
     from airflow_provider_cx.package.io import scan_package
 
@@ -106,7 +106,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
             except storage.StorageLocationError as error:
                 raise CXInvalidInputError(f"backup_to: {error}") from None
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud import dialogflowcx_v3 as cx
 
         self.check_inputs()
@@ -116,15 +116,10 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         if self.backup_to is None:
             return self.start_restore(context, None, backup_uri=None, backup_sha256=None)
         backup_uri = storage.uri_of(self.backup_to)
-        request: dict[str, Any] = {
-            "name": self.agent_name,
-            "data_format": cx.ExportAgentRequest.DataFormat.JSON_PACKAGE,
-        }
-        if storage.is_gcs(backup_uri):
-            request["agent_uri"] = backup_uri
         self.log.info("backing up %s to %s before the restore", self.agent_name, backup_uri)
-        client = self.hook.get_agents_client(self.agent_name)
-        operation = self.api_call(client.export_agent, what=f"backup of {self.agent_name}", request=request)
+        operation = self.hook.export_agent(
+            self.agent_name, agent_uri=backup_uri if storage.is_gcs(backup_uri) else None
+        )
         return self.wait_or_defer(
             context, operation, result_type=cx.ExportAgentResponse, then="after_backup", state={"uri": backup_uri}
         )
@@ -133,6 +128,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         """Store the backup, record where it is, then restore."""
         sha256 = None
         if not storage.is_gcs(uri):
+            assert self.backup_to is not None  # after_backup runs only with a backup destination
             content = exported_content(result)
             uri = storage.write_bytes(self.backup_to, content)
             sha256 = hashlib.sha256(content).hexdigest()
@@ -142,31 +138,18 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
 
     def start_restore(self, context: Any, _: Any, backup_uri: str | None, backup_sha256: str | None) -> Any:
         from google.api_core import exceptions
-        from google.cloud import dialogflowcx_v3 as cx
         from google.protobuf import empty_pb2
 
-        from airflow_provider_cx.hooks.restore_request import SerializedRestoreRequest
-
         fields, source_sha256 = restore_source(self.source, check=False)  # checked in execute
-        option = cx.RestoreAgentRequest.RestoreOption[self.restore_option]
-        if "agent_content" in fields:
-            # Serialized once, straight from the file's bytes, which are dropped here: the package
-            # is then in memory at most twice while it is sent (see hooks.restore_request).
-            prepared = SerializedRestoreRequest(self.agent_name, option, fields.pop("agent_content"))
-            client, request = self.hook.get_restore_client(prepared), prepared.request
-            del prepared
-        else:
-            client = self.hook.get_agents_client(self.agent_name)
-            request = cx.RestoreAgentRequest(name=self.agent_name, restore_option=option, **fields)
         source_uri = storage.uri_of(self.source)
         self.log.info("restoring %s from %s (%s)", self.agent_name, source_uri, self.restore_option)
         try:
-            operation = self.api_call(client.restore_agent, what=f"restore of {self.agent_name}", request=request)
+            operation = self.hook.restore_agent(self.agent_name, restore_option=self.restore_option, **fields)
         except exceptions.InvalidArgument as error:
             raise CXInvalidInputError(
                 f"restore of {self.agent_name} from {source_uri} refused: {error.message}"
             ) from None
-        del client, request  # the package bytes are not needed while waiting
+        del fields  # the package bytes are not needed while waiting
         return self.wait_or_defer(
             context,
             operation,

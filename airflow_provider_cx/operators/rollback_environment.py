@@ -134,9 +134,7 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
                 f"restore_option {self.restore_option!r} is not one of {', '.join(RESTORE_OPTIONS)}"
             )
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_cx.operators.lookup import resolve_environment
-
+    def execute(self, context: Any) -> Any:
         self.check_inputs()
         recorded = parse_recorded_configuration(self.previous_configuration)
         restore_sha256 = None
@@ -156,7 +154,7 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
             if recorded is not None or self.use_history:
                 raise CXInvalidInputError("environment is required unless the recorded configuration names it")
             return self.start_restore(context, None, **state)
-        environment = resolve_environment(self.hook, self.agent_name, reference)
+        environment = self.hook.resolve_environment(self.agent_name, reference)
         if recorded and recorded["environment"] and recorded["environment"] != environment.name:
             raise CXInvalidInputError(
                 f"environment {reference!r} is {environment.name}, but the recorded configuration is of "
@@ -182,13 +180,7 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
 
     def previous_from_history(self, environment: str, current: list[str]) -> list[str]:
         """Versions of the newest history entry that differs from ``current``."""
-        client = self.hook.get_environments_client(environment)
-        history = self.api_call(
-            client.lookup_environment_history,
-            what=f"history of {environment}",
-            request={"name": environment, "page_size": 100},
-        )
-        for entry in history:
+        for entry in self.hook.lookup_environment_history(environment):
             versions = [config.version for config in entry.version_configs]
             if versions != current:
                 return versions
@@ -200,17 +192,7 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
         from google.cloud import dialogflowcx_v3 as cx
 
         self.log.info("rolling %s back to %s", environment.name, target)
-        rolled_back = cx.Environment(
-            name=environment.name,
-            display_name=environment.display_name,
-            version_configs=[cx.Environment.VersionConfig(version=name) for name in target],
-        )
-        client = self.hook.get_environments_client(environment.name)
-        operation = self.api_call(
-            client.update_environment,
-            what=f"rollback of {environment.name}",
-            request={"environment": rolled_back, "update_mask": {"paths": ["version_configs"]}},
-        )
+        operation = self.hook.update_environment(environment.name, versions=target)
         state.update(environment_action="updated", version_configs=target)
         return self.wait_or_defer(context, operation, result_type=cx.Environment, then="start_restore", state=state)
 
@@ -222,8 +204,7 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
             )
             state.update(environment_action="kept_created", version_configs=current)
             return self.start_restore(context, None, **state)
-        client = self.hook.get_environments_client(environment)
-        self.api_call(client.delete_environment, what=f"deletion of {environment}", name=environment)
+        self.hook.delete_environment(environment)
         self.log.info("deleted environment %s, which the deploy had created", environment)
         state.update(environment_action="deleted", version_configs=None)
         return self.start_restore(context, None, **state)
@@ -231,22 +212,12 @@ class CXRollbackEnvironmentOperator(CXLongRunningOperator):
     def start_restore(self, context: Any, _: Any, **state: Any) -> Any:
         if not self.restore_from:
             return self.finish(context, None, restored_from=None, **state)
-        from google.cloud import dialogflowcx_v3 as cx
         from google.protobuf import empty_pb2
 
         fields, _sha = restore_source(self.restore_from, check=False)  # checked in execute
         uri = storage.uri_of(self.restore_from)
         self.log.info("restoring %s from %s", self.agent_name, uri)
-        client = self.hook.get_agents_client(self.agent_name)
-        operation = self.api_call(
-            client.restore_agent,
-            what=f"restore of {self.agent_name}",
-            request={
-                "name": self.agent_name,
-                "restore_option": cx.RestoreAgentRequest.RestoreOption[self.restore_option],
-                **fields,
-            },
-        )
+        operation = self.hook.restore_agent(self.agent_name, restore_option=self.restore_option, **fields)
         del fields
         return self.wait_or_defer(
             context, operation, result_type=empty_pb2.Empty, then="finish", state={**state, "restored_from": uri}

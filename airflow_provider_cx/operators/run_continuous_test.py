@@ -43,14 +43,12 @@ class CXRunContinuousTestOperator(CXLongRunningOperator):
         if not isinstance(self.environment, str) or not self.environment.strip():
             raise CXInvalidInputError(f"environment must be a display name or resource name, got {self.environment!r}")
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud.dialogflowcx_v3 import RunContinuousTestResponse
-
-        from airflow_provider_cx.operators.lookup import resolve_environment
 
         self.check_inputs()
         self.persist_agent_link(context)
-        environment = resolve_environment(self.hook, self.agent_name, self.environment)
+        environment = self.hook.resolve_environment(self.agent_name, self.environment)
         self.persist_environment_link(context, environment.name)
         self.persist_test_results_link(context)
         if not environment.test_cases_config.test_cases:
@@ -58,12 +56,7 @@ class CXRunContinuousTestOperator(CXLongRunningOperator):
                 f"environment {environment.name} ({environment.display_name!r}) lists no test cases in its "
                 "test_cases_config, so a continuous test has nothing to run; add test cases to it"
             )
-        client = self.hook.get_environments_client(environment.name)
-        operation = self.api_call(
-            client.run_continuous_test,
-            what=f"continuous test of {environment.name}",
-            request={"environment": environment.name},
-        )
+        operation = self.hook.run_continuous_test(environment.name)
         self.log.info(
             "running %d continuous test case(s) on %s", len(environment.test_cases_config.test_cases), environment.name
         )
@@ -76,14 +69,12 @@ class CXRunContinuousTestOperator(CXLongRunningOperator):
         )
 
     def finish_run(self, context: Any, result: Any, environment: str) -> dict[str, Any]:
-        from airflow_provider_cx.operators.lookup import list_test_cases
-        from airflow_provider_cx.operators.test_case_report import outcomes_from_results
+        from airflow_provider_cx.reports.test_case_report import outcomes_from_results
 
         run = result.continuous_test_result
         verdict = run.result.name
-        client = self.hook.get_test_cases_client(self.agent_name)
-        results = [self.hook.call(client.get_test_case_result, name=name) for name in run.test_case_results]
-        display_names = {case.name: case.display_name for case in list_test_cases(self.hook, self.agent_name)}
+        results = [self.hook.get_test_case_result(name) for name in run.test_case_results]
+        display_names = {case.name: case.display_name for case in self.hook.list_test_cases(self.agent_name)}
         outcomes = outcomes_from_results(results, display_names)
         failing = [o for o in outcomes if not o.passed]
         summary = {

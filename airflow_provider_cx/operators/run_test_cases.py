@@ -9,10 +9,10 @@ from airflow_provider_cx import storage
 from airflow_provider_cx.links import CXAgentLink, CXTestResultsLink
 from airflow_provider_cx.operators.base import CXLongRunningOperator
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
-from airflow_provider_cx.operators.thresholds import check_fraction
+from airflow_provider_cx.reports.thresholds import check_fraction
 
 if TYPE_CHECKING:
-    from airflow_provider_cx.operators.test_case_report import TestCaseOutcome
+    from airflow_provider_cx.reports.test_case_report import TestCaseOutcome
 
 #: XCom key of the run summary, pushed before the gate is applied (also the return value).
 SUMMARY_XCOM_KEY = "cx_test_run"
@@ -95,25 +95,18 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
 
     # --- execution ------------------------------------------------------------------------------
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> Any:
         from google.cloud.dialogflowcx_v3 import BatchRunTestCasesResponse
-
-        from airflow_provider_cx.operators.lookup import resolve_environment, resolve_test_cases
 
         self.check_inputs()
         self.persist_agent_link(context)
         self.persist_test_results_link(context)
         environment = ""
         if self.environment is not None:
-            environment = resolve_environment(self.hook, self.agent_name, self.environment).name
-        selected = resolve_test_cases(self.hook, self.agent_name, self.test_cases, self.tags)
+            environment = self.hook.resolve_environment(self.agent_name, self.environment).name
+        selected = self.hook.resolve_test_cases(self.agent_name, self.test_cases, self.tags)
         self.log.info("running %d test case(s) on %s", len(selected), environment or f"the draft of {self.agent_name}")
-        client = self.hook.get_test_cases_client(self.agent_name)
-        operation = self.api_call(
-            client.batch_run_test_cases,
-            what=f"running test cases of {self.agent_name}",
-            request={"parent": self.agent_name, "environment": environment, "test_cases": [t.name for t in selected]},
-        )
+        operation = self.hook.batch_run_test_cases(self.agent_name, [case.name for case in selected], environment)
         return self.wait_or_defer(
             context,
             operation,
@@ -123,10 +116,9 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
         )
 
     def finish_run(self, context: Any, result: Any, environment: str) -> dict[str, Any]:
-        from airflow_provider_cx.operators.lookup import list_test_cases
-        from airflow_provider_cx.operators.test_case_report import outcomes_from_results, pass_rate
+        from airflow_provider_cx.reports.test_case_report import outcomes_from_results, pass_rate
 
-        display_names = {case.name: case.display_name for case in list_test_cases(self.hook, self.agent_name)}
+        display_names = {case.name: case.display_name for case in self.hook.list_test_cases(self.agent_name)}
         outcomes = outcomes_from_results(result.results, display_names)
         reports = self.write_reports(outcomes, environment)
         failing = [o for o in outcomes if not o.passed]
@@ -158,7 +150,7 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
         return summary
 
     def write_reports(self, outcomes: list[TestCaseOutcome], environment: str) -> dict[str, str]:
-        from airflow_provider_cx.operators.test_case_report import render_junit, render_markdown
+        from airflow_provider_cx.reports.test_case_report import render_junit, render_markdown
 
         if self.report_destination is None:
             return {}

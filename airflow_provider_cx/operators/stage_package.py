@@ -78,8 +78,8 @@ class CXStagePackageOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.log import mask_secret
 
-        from airflow_provider_cx.operators.package_source import load_package
-        from airflow_provider_cx.operators.profile_secrets import airflow_secret_resolver
+        from airflow_provider_cx.hooks.package_source import load_package
+        from airflow_provider_cx.hooks.profile_secrets import airflow_secret_resolver
         from airflow_provider_cx.package.profile import ProfileError, apply_profile
 
         target = self.check_target()

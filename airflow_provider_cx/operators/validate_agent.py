@@ -11,7 +11,7 @@ from airflow_provider_cx.operators.base import CXBaseOperator
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
 
 if TYPE_CHECKING:
-    from airflow_provider_cx.operators.validation_findings import ValidationFinding
+    from airflow_provider_cx.reports.validation_findings import ValidationFinding
 
 ALLOW_KEYS = ("rule", "flow", "resource", "detail")
 REPORT_NAME = "validation-report"
@@ -74,7 +74,7 @@ class CXValidateAgentOperator(CXBaseOperator):
         self.revalidate = revalidate
 
     def check_inputs(self) -> None:
-        from airflow_provider_cx.operators.validation_findings import SEVERITIES
+        from airflow_provider_cx.reports.validation_findings import SEVERITIES
 
         super().check_inputs()
         if self.fail_on is not None and str(self.fail_on).upper() not in SEVERITIES:
@@ -97,7 +97,7 @@ class CXValidateAgentOperator(CXBaseOperator):
                 raise CXInvalidInputError(f"report_to: {error}") from None
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_cx.operators.validation_findings import SEVERITIES, allow_matches, summary_head
+        from airflow_provider_cx.reports.validation_findings import SEVERITIES, allow_matches, summary_head
 
         self.check_inputs()
         fail_on = str(self.fail_on).upper() if self.fail_on is not None else None
@@ -106,6 +106,7 @@ class CXValidateAgentOperator(CXBaseOperator):
         kept = [f for f in findings if not any(allow_matches(entry, f) for entry in self.allow)]
         blocking = [f for f in kept if fail_on and f.reaches(fail_on)]
         counts = {severity: sum(1 for f in kept if f.severity == severity) for severity in reversed(SEVERITIES)}
+        quoted = [f"{f.flow}: {f.detail}"[:300] for f in blocking[:_QUOTED]]
         summary = {
             "agent": self.agent_name,
             "fail_on": fail_on,
@@ -113,7 +114,7 @@ class CXValidateAgentOperator(CXBaseOperator):
             "counts": counts,
             "allowed": len(findings) - len(kept),
             "flows_with_findings": len({f.flow_name for f in kept}),
-            "blocking": [f"{f.flow}: {f.detail}"[:300] for f in blocking[:_QUOTED]],
+            "blocking": quoted,
             "reports": self.write_reports(summary_head(self.agent_name, fail_on, counts), kept),
         }
         self.log.info("validation of %s: %s", self.agent_name, counts)
@@ -122,27 +123,20 @@ class CXValidateAgentOperator(CXBaseOperator):
             more = f" (and {len(blocking) - _QUOTED} more)" if len(blocking) > _QUOTED else ""
             raise CXGateFailedError(
                 f"validation of {self.agent_name} has {len(blocking)} finding(s) at or above {fail_on}: "
-                + "; ".join(summary["blocking"])
+                + "; ".join(quoted)
                 + more
             )
         return summary
 
     def fetch_findings(self) -> list[ValidationFinding]:
         """Validate (or read the last validation of) the agent; findings in flow order."""
-        from airflow_provider_cx.operators.lookup import list_flows
-        from airflow_provider_cx.operators.validation_findings import finding_from_message
+        from airflow_provider_cx.reports.validation_findings import finding_from_message
 
-        client = self.hook.get_agents_client(self.agent_name)
         if self.revalidate:
-            request = {"name": self.agent_name, "language_code": self.language_code or ""}
-            result = self.api_call(client.validate_agent, what=f"validation of {self.agent_name}", request=request)
+            result = self.hook.validate_agent(self.agent_name, self.language_code)
         else:
-            name = f"{self.agent_name}/validationResult"
-            request = {"name": name, "language_code": self.language_code or ""}
-            result = self.api_call(
-                client.get_agent_validation_result, what=f"validation result of {self.agent_name}", request=request
-            )
-        flow_names = {flow.name: flow.display_name for flow in list_flows(self.hook, self.agent_name)}
+            result = self.hook.get_agent_validation_result(self.agent_name, self.language_code)
+        flow_names = {flow.name: flow.display_name for flow in self.hook.list_flows(self.agent_name)}
         findings = []
         for flow_result in result.flow_validation_results:
             flow_name = flow_result.name.removesuffix("/validationResult")
@@ -151,7 +145,7 @@ class CXValidateAgentOperator(CXBaseOperator):
         return findings
 
     def write_reports(self, head: dict[str, Any], findings: list[ValidationFinding]) -> dict[str, str]:
-        from airflow_provider_cx.operators.validation_findings import grouped, render_markdown
+        from airflow_provider_cx.reports.validation_findings import grouped, render_markdown
 
         if self.report_to is None:
             return {}

@@ -70,7 +70,7 @@ class CXBaseTrigger(BaseTrigger):
         min_deferral: float | None = None,
         deferred_at: datetime | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         if min_deferral is None:
             min_deferral = configured_min_deferral()
         if min_deferral < 0:

@@ -30,7 +30,7 @@ CHILD_DEADLINE = 60.0
 
 def serve(port_queue) -> None:
     """The server runs in a spawned process: nothing of it is inherited by the forked children."""
-    from cx_scripted_server import ScriptedCXServer
+    from tests.hooks.cx_scripted_server import ScriptedCXServer
 
     server = ScriptedCXServer()
     port_queue.put(server.start())

@@ -6,11 +6,11 @@ import asyncio
 import os
 import re
 
-from conftest import set_connection
 from google.api_core.gapic_v1.client_info import ClientInfo
 
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook, DialogflowCXHook
 from airflow_provider_cx.hooks.user_agent_channel import UserAgentChannel, with_api_client_header
+from tests.hooks.hook_support import set_connection
 
 PID = re.compile(r"\bairflow-provider-cx/\S+ pid/(\d+)\b")
 

@@ -9,13 +9,13 @@ import sys
 import types
 
 import pytest
-from conftest import AGENT, CONN_ID, SA_EMAIL, set_connection
 from google.api_core import operations_v1
 from google.cloud import dialogflowcx_v3
 
 import airflow_provider_cx
 from airflow_provider_cx.hooks import connection_form
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook, DialogflowCXHook
+from tests.hooks.hook_support import AGENT, CONN_ID, SA_EMAIL, set_connection
 
 ACCESSORS = {
     "get_agents_client": "AgentsClient",

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import AirflowNotFoundException
-from conftest import CONN_ID, SA_EMAIL, set_connection
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from google.auth import credentials as auth_credentials
@@ -16,6 +15,7 @@ from google.oauth2 import service_account
 from airflow_provider_cx.hooks import connection_form, credentials
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.errors import CXConnectionNotFoundError, CXCredentialsError
+from tests.hooks.hook_support import CONN_ID, SA_EMAIL, set_connection
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CONN_ID, set_connection
 
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.endpoints import api_endpoint, parse_emulator_host, resolve_location
 from airflow_provider_cx.hooks.errors import CXEndpointError
+from tests.hooks.hook_support import CONN_ID, set_connection
 
 EU_AGENT = "projects/p/locations/europe-west2/agents/a"
 

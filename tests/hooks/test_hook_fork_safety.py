@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 SCENARIO = Path(__file__).with_name("fork_scenario.py")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_scenario() -> dict:
@@ -17,6 +18,8 @@ def run_scenario() -> dict:
     # importing the provider sets it, so it starts without it, like a fresh Airflow worker.
     env.pop("GRPC_ENABLE_FORK_SUPPORT", None)
     env.pop("DIALOGFLOW_CX_EMULATOR_HOST", None)
+    # The scenario imports its helper as ``tests.hooks.cx_scripted_server``: the repository root must be importable.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     completed = subprocess.run(
         [sys.executable, str(SCENARIO)], capture_output=True, text=True, timeout=240, env=env, check=False
     )

@@ -7,13 +7,13 @@ import re
 
 import grpc
 import pytest
-from conftest import AGENT, FAST_POLLING, FAST_RETRIES
-from cx_scripted_server import CANCEL_OPERATION, GET_OPERATION, ScriptedOperation
 from google.cloud.dialogflowcx_v3 import ExportAgentResponse
 
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook, DialogflowCXHook
 from airflow_provider_cx.hooks.errors import CXOperationFailedError, CXOperationTimeoutError
 from airflow_provider_cx.hooks.operations import PollingPolicy, operation_result
+from tests.hooks.cx_scripted_server import CANCEL_OPERATION, GET_OPERATION, ScriptedOperation
+from tests.hooks.hook_support import AGENT, FAST_POLLING, FAST_RETRIES
 
 OPERATION = "projects/test-project/locations/global/operations/export-1"
 

@@ -7,14 +7,14 @@ import time
 
 import grpc
 import pytest
-from conftest import AGENT, CONN_ID, set_connection
-from cx_scripted_server import GET_AGENT, ScriptedOperation
 from google.api_core import exceptions
 
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXAsyncHook, DialogflowCXHook
 from airflow_provider_cx.hooks.errors import CXConnectionSettingsError, CXOperationTimeoutError
 from airflow_provider_cx.hooks.operations import DEFAULT_POLLING, PollingPolicy
 from airflow_provider_cx.hooks.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+from tests.hooks.cx_scripted_server import GET_AGENT, ScriptedOperation
+from tests.hooks.hook_support import AGENT, CONN_ID, set_connection
 
 OPERATION = "projects/test-project/locations/global/operations/export-1"
 #: Extras that make retries fast, as a connection form saves them (strings) or a JSON extra (numbers).

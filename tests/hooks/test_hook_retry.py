@@ -7,8 +7,6 @@ import logging
 
 import grpc
 import pytest
-from conftest import AGENT, FAST_RETRIES
-from cx_scripted_server import CREATE_AGENT, GET_AGENT, UPDATE_AGENT
 from google.api_core import exceptions
 from google.cloud import dialogflowcx_v3
 
@@ -22,6 +20,8 @@ from airflow_provider_cx.hooks.retry import (
     kind_of,
     server_retry_delay,
 )
+from tests.hooks.cx_scripted_server import CREATE_AGENT, GET_AGENT, UPDATE_AGENT
+from tests.hooks.hook_support import AGENT, FAST_RETRIES
 
 TRANSIENT = [
     grpc.StatusCode.UNAVAILABLE,

@@ -36,7 +36,7 @@ CHAOS: dict[str, Any] = {
 
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hooks built from now on (by operators and triggers) use :data:`FAST_RETRIES`."""
-    monkeypatch.setattr("airflow_provider_cx.hooks.dialogflow_cx.DEFAULT_POLICY", FAST_RETRIES)
+    monkeypatch.setattr("airflow_provider_cx.hooks.hook_base.DEFAULT_POLICY", FAST_RETRIES)
 
 
 class _LosesResponses:

@@ -11,9 +11,9 @@ from google.api_core import exceptions
 from google.cloud import dialogflowcx_v3 as cx
 from operator_harness import CONN_ID, connect, new_agent
 
+from airflow_provider_cx.hooks.create_or_adopt import create_or_adopt
 from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
 from airflow_provider_cx.hooks.operations import PollingPolicy
-from airflow_provider_cx.operators.create_or_adopt import create_or_adopt
 
 METADATA = "google.cloud.dialogflow.cx.v3.CreateVersionOperationMetadata"
 
@@ -36,8 +36,7 @@ def versions_of(server: Any, flow: str) -> list[cx.Version]:
 def create_version(hook: DialogflowCXHook, flow: str, display_name: str, calls: Counter) -> Any:
     def create() -> Any:
         calls["create"] += 1
-        client = hook.get_versions_client(flow)
-        return hook.call(client.create_version, parent=flow, version=cx.Version(display_name=display_name))
+        return hook.create_version(flow, display_name=display_name)
 
     return create
 

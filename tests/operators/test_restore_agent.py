@@ -159,7 +159,7 @@ def test_failed_restore_leaves_the_agent_and_records_the_backup(
 def test_restore_call_is_retried_by_the_hooks_policy(
     monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any, tmp_path: Path
 ) -> None:
-    """The package goes through a prepared request (hooks.restore_request); a retry sends it again."""
+    """The hook's restore_agent sends the package again on a retry."""
     server = cx_emulator_factory()
     connect(monkeypatch, server)
     fast_retries(monkeypatch)

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from google.cloud import dialogflowcx_v3 as cx
 
-from airflow_provider_cx.operators.test_case_report import (
+from airflow_provider_cx.reports.test_case_report import (
     MAX_DIFFERENCE_CHARS,
     outcomes_from_results,
     render_junit,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from google.cloud import dialogflowcx_v3 as cx
 
-from airflow_provider_cx.operators.validation_findings import (
+from airflow_provider_cx.reports.validation_findings import (
     ValidationFinding,
     allow_matches,
     finding_from_message,

@@ -57,7 +57,7 @@ def test_serialize_names_exactly_its_arguments() -> None:
         deferred_at=deferred_at,
     )  # fmt: skip
     path, kwargs = trigger.serialize()
-    assert path == "airflow_provider_cx.triggers.operation_group.CXOperationGroupTrigger"
+    assert path == "airflow_provider_cx.triggers.operation.CXOperationTrigger"  # one trigger class now
     assert kwargs == {
         "operation_names": names,  # the repeat is dropped
         "gcp_conn_id": "c",
@@ -91,10 +91,19 @@ def test_the_names_and_the_deferral_start_survive_airflow_serialisation(serde: s
     assert 20 < rebuilt._deferral_remaining() <= 30  # counted from the original start, not from the rebuild
 
 
-@pytest.mark.parametrize("names", [[], "projects/p/locations/global/operations/1"])
-def test_no_operations_or_a_bare_string_is_refused(names: Any) -> None:
+@pytest.mark.parametrize("names", [[], "", ["projects/p/locations/global/operations/1", ""], [None]])
+def test_no_operations_or_a_blank_name_is_refused(names: Any) -> None:
     with pytest.raises(ValueError, match="operation_names must be a non-empty list"):
         CXOperationGroupTrigger(names)
+
+
+def test_a_bare_string_is_a_group_of_one() -> None:
+    """The former group trigger is the one trigger: a single name is the single-operation case."""
+    from airflow_provider_cx.triggers.operation import CXOperationTrigger
+
+    assert CXOperationGroupTrigger is CXOperationTrigger
+    name = "projects/p/locations/global/operations/1"
+    assert CXOperationGroupTrigger(name).operation_names == [name]
 
 
 def test_one_success_event_once_every_operation_is_done(

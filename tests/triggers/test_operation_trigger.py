@@ -1,4 +1,5 @@
-"""CXOperationTrigger against the emulator: serialisation, its three events and the minimum deferral."""
+"""CXOperationTrigger on one operation (the common case) against the emulator: serialisation, its three
+events and the minimum deferral. Several operations at once: test_operation_group_trigger.py."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_serialize_names_exactly_its_arguments() -> None:
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_cx.triggers.operation.CXOperationTrigger"
     assert kwargs == {
-        "operation_name": "projects/p/locations/global/operations/1",
+        "operation_names": ["projects/p/locations/global/operations/1"],
         "gcp_conn_id": "c",
         "impersonation_chain": ["sa@x"],
         "poll_interval": 2.0,
@@ -69,11 +70,19 @@ def test_serialize_names_exactly_its_arguments() -> None:
     assert CXOperationTrigger(**kwargs).serialize() == (path, kwargs)
 
 
+def test_a_trigger_serialised_by_an_earlier_release_still_builds() -> None:
+    """Earlier releases serialised ``operation_name``; a task deferred before an upgrade resumes after it."""
+    old = {"operation_name": "projects/p/locations/global/operations/1", "gcp_conn_id": "c", "min_deferral": 0}
+    path, kwargs = CXOperationTrigger(**old).serialize()
+    assert path == "airflow_provider_cx.triggers.operation.CXOperationTrigger"
+    assert kwargs["operation_names"] == ["projects/p/locations/global/operations/1"]
+
+
 def test_success_event(monkeypatch: pytest.MonkeyPatch, cx_emulator: Any) -> None:
     _connect(monkeypatch, cx_emulator)
     name = _start_export(cx_emulator)
     event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.02, timeout=20, resume={"k": [1]}))
-    assert event == {"status": "success", "operation_name": name, "resume": {"k": [1]}}
+    assert event == {"status": "success", "operation_names": [name], "resume": {"k": [1]}}
 
 
 def test_error_event_carries_code_and_message(monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any) -> None:
@@ -103,10 +112,11 @@ def test_on_timeout_the_operation_is_cancelled_and_an_error_event_says_so(
     message = event.pop("message")
     assert event == {
         "status": "error",
-        "operation_name": name,
         "code": "DEADLINE_EXCEEDED",
         "timeout": 0.3,
-        "cancelled": True,
+        "running": [name],
+        "cancelled": [name],
+        "operation_names": [name],
         "resume": {"k": 1},
     }
     assert message == f"long-running operation {name} not done after 0.3s; cancellation was requested " + (
@@ -125,7 +135,12 @@ def test_a_refused_cancellation_is_reported_in_the_event(
     _connect(monkeypatch, server)
     name = _start_export(server)
     event = _first_event(CXOperationTrigger(name, CONN, poll_interval=0.05, timeout=0.3))
-    assert (event["status"], event["code"], event["cancelled"]) == ("error", "DEADLINE_EXCEEDED", False)
+    assert (event["status"], event["code"], event["running"], event["cancelled"]) == (
+        "error",
+        "DEADLINE_EXCEEDED",
+        [name],
+        [],
+    )
     assert "cancelling it failed, so it may still be running" in event["message"]
     assert not _operation(server, name).done
 
@@ -185,7 +200,7 @@ def test_a_done_operation_is_not_reported_before_the_minimum_deferral(
     trigger = CXOperationTrigger(name, CONN, poll_interval=0.02, timeout=20, min_deferral=1.5, deferred_at=deferred_at)
     event = _first_event(trigger)
     assert _seconds_since(deferred_at) >= 1.5
-    assert event == {"status": "success", "operation_name": name, "resume": None}
+    assert event == {"status": "success", "operation_names": [name], "resume": None}
 
 
 def test_a_timeout_event_also_waits_for_the_minimum_deferral(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
+from airflow_provider_cx.flow_reachability import flow_targets, playbook_flow_refs, reachable_flows
 from airflow_provider_cx.package.lint.config import LintConfig
 from airflow_provider_cx.package.lint.registry import Hit
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
@@ -331,27 +332,29 @@ class LintContext:
 
     @cached_property
     def reachable_flows(self) -> set[int] | None:
-        """Ids of the flows a session can reach from the start flow (or from playbooks); None if unknown."""
-        roots = []
+        """Ids of the flows a session can reach from the start flow (or from playbooks); None if unknown.
+
+        The rule is :mod:`airflow_provider_cx.flow_reachability`'s, shared with the API path.
+        """
+        by_id = {id(flow): flow for flow in self.package.flows}
+        names = [flow.display_name for flow in self.package.flows]
         start = self.flow(self.package.start_flow_name)
-        if start is not None:
-            roots.append(start)
-        flow_names = {f.display_name.strip(): f for f in self.package.flows}
-        for playbook in self.package.resources("playbooks"):
-            roots += [flow_names[s.strip()] for s in _strings(playbook.data) if s.strip() in flow_names]
-        if not roots:
-            return None
-        seen = {id(f) for f in roots}
-        todo = list(roots)
-        while todo:
-            flow = todo.pop()
-            for owner in self.flow_owners(flow):
-                for transition in self.node_transitions(owner):
-                    target = self.flow(transition.target_flow) if transition.target_flow else None
-                    if target is not None and id(target) not in seen:
-                        seen.add(id(target))
-                        todo.append(target)
-        return seen
+        roots = [id(start) if start is not None else None]
+        for name in playbook_flow_refs((playbook.data for playbook in self.package.resources("playbooks")), names):
+            roots.append(id(self.flow(name)))
+
+        def resolve(reference: str) -> str | None:
+            target = self.flow(reference)
+            return str(id(target)) if target is not None else None
+
+        def targets_of(key: str) -> set[str]:
+            flow = by_id[int(key)]
+            owners = [owner for owner in self.flow_owners(flow) if owner.kind != "transitionRouteGroup"]
+            used = [group for owner in owners for _, group in self.route_group_refs(owner) if group is not None]
+            return flow_targets((owner.data for owner in [*owners, *used]), resolve)
+
+        reached = reachable_flows([str(root) if root is not None else None for root in roots], targets_of)
+        return None if reached is None else {int(key) for key in reached}
 
     # --- references -----------------------------------------------------------------------------
     def intent_refs(self, owner: Owner) -> list[tuple[str, dict[str, Any]]]:

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import tenacity
 
 from airflow_provider_cx.hooks.errors import CXOperationFailedError
-from airflow_provider_cx.hooks.retry import CallKind, exponential_backoff, status_code_name, stop_condition
+from airflow_provider_cx.hooks.retry import exponential_backoff, status_code_name, stop_condition
 
 if TYPE_CHECKING:
     from google.api_core.operation import Operation
 
-    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.hooks.operation_calls import OperationCalls
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def is_ambiguous(error: BaseException) -> bool:
 
 
 def create_or_adopt(
-    hook: DialogflowCXHook,
+    hook: OperationCalls,
     *,
     what: str,
     find: Callable[[], T | None],
@@ -77,11 +78,12 @@ def create_or_adopt(
     pending_metadata: str | None = None,
     timeout: float | None = None,
     wait: Callable[[Operation], T] | None = None,
+    track: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> Outcome[T]:
     """Find-or-create ``what`` once (see the module docstring).
 
     :param find: the existing resource, or ``None``; must recognise what ``create`` makes.
-    :param create: starts the create (``hook.call(client.create_..., ...)``) and returns its operation.
+    :param create: starts the create (e.g. ``hook.create_version(...)``) and returns its operation.
     :param result_type: the message the operation's response holds (the created resource's type).
     :param location_name: ``projects/P/locations/L`` whose operations may hold a lost create.
     :param pending_metadata: full proto name of the create's operation metadata (e.g.
@@ -92,6 +94,8 @@ def create_or_adopt(
         with the hook). A deferrable operator passes one that defers (its ``TaskDeferred`` passes
         through unchanged, and the operator resumes with the operation's result), or one that returns
         a stand-in for the started operation, to wait for several creates at once afterwards.
+    :param track: entered with the operation's name around the default wait (an operator's
+        ``running_operation``, so that killing the task cancels the create).
     """
     started: list[str] = []
 
@@ -103,7 +107,11 @@ def create_or_adopt(
         try:
             operation = _start(create)
             started.append(operation.operation.name)
-            result = wait(operation) if wait else _wait(hook, operation, result_type, timeout)
+            if wait is not None:
+                result = wait(operation)
+            else:
+                with track(operation.operation.name) if track else nullcontext():
+                    result = _wait(hook, operation, result_type, timeout)
         except _AlreadyExists:
             found = find()
             if found is None:
@@ -124,9 +132,9 @@ def create_or_adopt(
         )
         pending = list(started)
         if pending_metadata:
-            pending += unfinished_operations(hook, location_name, pending_metadata)
+            pending += hook.unfinished_operations(location_name, pending_metadata)
         for name in dict.fromkeys(pending):
-            wait_until_done(hook, name, timeout)
+            hook.wait_until_settled(name, timeout)
 
     policy = hook.retry_policy
     retrying = tenacity.Retrying(
@@ -149,35 +157,7 @@ def _start(create: Callable[[], Operation]) -> Operation:
         raise _AlreadyExists(str(error)) from error
 
 
-def unfinished_operations(hook: DialogflowCXHook, location_name: str, metadata_type: str) -> list[str]:
-    """Names of the location's operations that are not done and carry ``metadata_type`` metadata."""
-    client = hook.get_operations_client(location_name)
-
-    def list_unfinished() -> list[Any]:
-        return list(client.list_operations(location_name, "done=false", retry=None))
-
-    suffix = "/" + metadata_type
-    return [op.name for op in hook.call(list_unfinished, kind=CallKind.READ) if op.metadata.type_url.endswith(suffix)]
-
-
-def wait_until_done(hook: DialogflowCXHook, operation_name: str, timeout: float | None = None) -> None:
-    """Poll ``operation_name`` (errors and all) until it is done; its outcome is not our concern here."""
-    from airflow_provider_cx.hooks.errors import CXOperationTimeoutError
-    from airflow_provider_cx.hooks.operations import wait_until_done as poll_until_done
-
-    try:
-        poll_until_done(
-            hook.get_operation(operation_name), hook.get_operation, polling=hook.polling_policy, timeout=timeout
-        )
-    except CXOperationTimeoutError as still_running:
-        log.warning(
-            "operation %s still not done after %ss; looking for the resource anyway",
-            operation_name,
-            still_running.timeout,
-        )
-
-
-def _wait(hook: DialogflowCXHook, operation: Operation, result_type: type, timeout: float | None) -> Any:
+def _wait(hook: OperationCalls, operation: Operation, result_type: type, timeout: float | None) -> Any:
     """The created resource, polled for by name with the hook's operations client, as operators wait."""
     try:
         return hook.wait_for_result(operation.operation, result_type, timeout=timeout)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_cx.operators.errors import CXInvalidInputError
+from airflow_provider_cx.hooks.errors import CXInvalidInputError
 
 COLUMNS = ("text", "expected_intent", "expected_page", "language_code")
 #: Longest utterance the API accepts (characters).

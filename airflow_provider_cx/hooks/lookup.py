@@ -1,5 +1,5 @@
 """Find an agent's environment, flow or test cases from what a DAG author wrote: a display name or a
-resource name.
+resource name (the hook's ``resolve_*`` methods).
 
 Each look-up is one paginated List call on the agent, matched by full resource name, by trailing id
 (``.../environments/<id>`` given as just the id) or by display name. Anything not found raises
@@ -9,50 +9,41 @@ shared by several resources raises :class:`CXAmbiguousNameError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from airflow_provider_cx.operators.errors import (
-    CXAmbiguousNameError,
-    CXInvalidInputError,
-    CXResourceNotFoundError,
-)
+from airflow_provider_cx.hooks.errors import CXAmbiguousNameError, CXInvalidInputError, CXResourceNotFoundError
 
 if TYPE_CHECKING:
+    from google.cloud.dialogflowcx_v3 import Environment, Flow, TestCase
+
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Named)
 
 #: How many existing names an error message lists before it shortens the list.
 _SHOWN = 20
 
 
-def list_environments(hook: DialogflowCXHook, agent: str) -> list[Any]:
-    client = hook.get_environments_client(agent)
-    return _all(hook, client.list_environments, {"parent": agent, "page_size": 100})
-
-
-def list_flows(hook: DialogflowCXHook, agent: str) -> list[Any]:
-    client = hook.get_flows_client(agent)
-    return _all(hook, client.list_flows, {"parent": agent, "page_size": 1000})
-
-
-def list_test_cases(hook: DialogflowCXHook, agent: str) -> list[Any]:
-    client = hook.get_test_cases_client(agent)
-    return _all(hook, client.list_test_cases, {"parent": agent, "page_size": 1000})
-
-
-def resolve_environment(hook: DialogflowCXHook, agent: str, environment: str) -> Any:
+def resolve_environment(hook: DialogflowCXHook, agent: str, environment: str) -> Environment:
     """The ``Environment`` of ``agent`` named ``environment`` (display name, id or resource name)."""
-    return match_one("environment", agent, "environments", environment, list_environments(hook, agent))
+    return match_one("environment", agent, "environments", environment, hook.list_environments(agent))
 
 
-def resolve_flow(hook: DialogflowCXHook, agent: str, flow: str) -> Any:
+def resolve_flow(hook: DialogflowCXHook, agent: str, flow: str) -> Flow:
     """The ``Flow`` of ``agent`` named ``flow`` (display name, id or resource name)."""
-    return match_one("flow", agent, "flows", flow, list_flows(hook, agent))
+    return match_one("flow", agent, "flows", flow, hook.list_flows(agent))
 
 
-def resolve_flows(hook: DialogflowCXHook, agent: str, flows: Sequence[str]) -> list[Any]:
+def resolve_flows(hook: DialogflowCXHook, agent: str, flows: Sequence[str]) -> list[Flow]:
     """Several flows with one List call, in the order given; every unknown one is named in the error."""
-    existing = list_flows(hook, agent)
+    existing = hook.list_flows(agent)
     return match_many("flow", agent, "flows", flows, existing)
 
 
@@ -61,17 +52,17 @@ def resolve_test_cases(
     agent: str,
     names: Sequence[str] | None = None,
     tags: Sequence[str] | None = None,
-) -> list[Any]:
+) -> list[TestCase]:
     """Test cases selected by name (display name, id or resource name) and/or tag; all when neither.
 
     Tags match with or without their leading ``#``. A selection that matches nothing is an error.
     """
-    existing = list_test_cases(hook, agent)
+    existing = hook.list_test_cases(agent)
     if not names and not tags:
         if not existing:
             raise CXResourceNotFoundError(f"agent {agent} has no test cases")
         return existing
-    chosen: dict[str, Any] = {}
+    chosen: dict[str, TestCase] = {}
     if names:
         for case in match_many("test case", agent, "testCases", names, existing):
             chosen[case.name] = case
@@ -88,16 +79,17 @@ def resolve_test_cases(
     return list(chosen.values())
 
 
-def match_one(kind: str, agent: str, collection: str, wanted: str, existing: Iterable[Any]) -> Any:
+def match_one(kind: str, agent: str, collection: str, wanted: str, existing: Iterable[T]) -> T:
     """The one resource in ``existing`` that ``wanted`` names (see the module docstring)."""
     return match_many(kind, agent, collection, [wanted], existing)[0]
 
 
-def match_many(kind: str, agent: str, collection: str, wanted: Sequence[str], existing: Iterable[Any]) -> list[Any]:
-    existing = list(existing)
-    found, missing = [], []
+def match_many(kind: str, agent: str, collection: str, wanted: Sequence[str], existing: Iterable[T]) -> list[T]:
+    candidates = list(existing)
+    found: list[T] = []
+    missing: list[str] = []
     for reference in wanted:
-        matches = _matches(kind, agent, collection, reference, existing)
+        matches = _matches(kind, agent, collection, reference, candidates)
         if not matches:
             missing.append(reference)
         elif len(matches) > 1:
@@ -108,14 +100,14 @@ def match_many(kind: str, agent: str, collection: str, wanted: Sequence[str], ex
         else:
             found.append(matches[0])
     if missing:
-        names = sorted(getattr(resource, "display_name", "") or resource.name for resource in existing)
+        names = sorted(getattr(resource, "display_name", "") or resource.name for resource in candidates)
         raise CXResourceNotFoundError(
             f"{kind} {', '.join(repr(m) for m in missing)} not found in agent {agent}; existing: {_shown(names)}"
         )
     return found
 
 
-def _matches(kind: str, agent: str, collection: str, reference: str, existing: list[Any]) -> list[Any]:
+def _matches(kind: str, agent: str, collection: str, reference: str, existing: list[T]) -> list[T]:
     if not isinstance(reference, str) or not reference.strip():
         raise CXInvalidInputError(f"{kind} must be a non-empty display name or resource name, got {reference!r}")
     reference = reference.strip()
@@ -128,16 +120,6 @@ def _matches(kind: str, agent: str, collection: str, reference: str, existing: l
     if by_name:
         return by_name
     return [resource for resource in existing if resource.name.rsplit("/", 1)[-1] == reference]
-
-
-def _all(hook: DialogflowCXHook, method: Callable[..., Any], request: dict[str, Any]) -> list[Any]:
-    """Every item of a paginated List call (the first page through the hook's retry policy)."""
-    from google.api_core import exceptions
-
-    try:
-        return list(hook.call(method, request=request))
-    except exceptions.NotFound as error:
-        raise CXResourceNotFoundError(f"agent {request['parent']} does not exist: {error.message}") from None
 
 
 def _tag(tag: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_cx.operators.errors import CXInvalidInputError
+from airflow_provider_cx.hooks.errors import CXInvalidInputError
 
 
 def check_fraction(name: str, value: Any) -> float:

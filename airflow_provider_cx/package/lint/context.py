@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from airflow_provider_cx.flow_reachability import flow_targets, playbook_flow_refs, reachable_flows
-from airflow_provider_cx.package.lint.config import LintConfig
 from airflow_provider_cx.package.lint.registry import Hit
 from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
+
+if TYPE_CHECKING:
+    from airflow_provider_cx.package.lint.config import LintConfig
 
 _R = TypeVar("_R", bound=Resource)
 

@@ -15,19 +15,22 @@ if TYPE_CHECKING:
     from airflow_provider_cx.package import AgentPackage
 
 
-def load_package(source: storage.Location, what: str = "source") -> tuple[AgentPackage, str]:
+def load_package(
+    source: storage.Location, what: str = "source", gcp_conn_id: str | None = None
+) -> tuple[AgentPackage, str]:
     """The package at ``source`` (zip file, unzipped folder, or zip in object storage) and its URI.
 
     Anything that is not a readable package raises :class:`CXInvalidInputError` naming ``what``.
+    Object storage is read with ``gcp_conn_id``'s credentials.
     """
     from airflow_provider_cx.package import PackageError, read_package
 
     try:
         uri = storage.uri_of(source)
-        if storage.is_local(source) and storage.local_path(source).is_dir():
+        if storage.is_local(source) and storage.local_path(source).exists():  # the reader checks before reading
             package = read_package(storage.local_path(source))
         else:
-            package = read_package(storage.read_bytes(source))
+            package = read_package(storage.read_bytes(source, gcp_conn_id=gcp_conn_id))
     except (storage.StorageLocationError, FileNotFoundError, PackageError) as error:
         raise CXInvalidInputError(f"{what}: {error}") from None
     mask_package_secrets(package)

@@ -75,7 +75,26 @@ def small_xcom(value: T, what: str = "XCom value") -> T:
     return value
 
 
-class CXBaseOperator(BaseOperator):
+class CXArtifactIO:
+    """Reads and writes artifacts (packages, reports) with the operator's connection: ``gs://`` goes
+    through gcsfs with ``gcp_conn_id``'s credentials, as the hook's calls do (see :mod:`.storage`)."""
+
+    gcp_conn_id: str | None
+
+    def read_artifact(self, source: Any) -> bytes:
+        """Bytes at a path or URI."""
+        from airflow_provider_cx import storage
+
+        return storage.read_bytes(source, gcp_conn_id=self.gcp_conn_id)
+
+    def write_artifact(self, destination: Any, data: bytes) -> str:
+        """Write ``data`` to a path or URI; the URI written."""
+        from airflow_provider_cx import storage
+
+        return storage.write_bytes(destination, data, gcp_conn_id=self.gcp_conn_id)
+
+
+class CXBaseOperator(CXArtifactIO, BaseOperator):
     """Base of the operators that act on one Dialogflow CX agent.
 
     :param agent: the agent's full resource name, ``projects/P/locations/L/agents/A`` (templated).
@@ -90,6 +109,7 @@ class CXBaseOperator(BaseOperator):
     :param api_max_attempts: attempts per API call, over ``api_retry_policy`` and the connection.
     """
 
+    gcp_conn_id: str
     template_fields: Sequence[str] = ("agent", "gcp_conn_id", "impersonation_chain", "location")
     operator_extra_links: Collection[BaseOperatorLink] = (CXAgentLink(),)
     ui_color = "#e8f0fe"
@@ -402,4 +422,4 @@ def _import(qualified_name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["MAX_XCOM_BYTES", "CXBaseOperator", "CXLongRunningOperator", "small_xcom"]
+__all__ = ["MAX_XCOM_BYTES", "CXArtifactIO", "CXBaseOperator", "CXLongRunningOperator", "small_xcom"]

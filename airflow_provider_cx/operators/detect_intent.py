@@ -93,7 +93,7 @@ class CXDetectIntentOperator(CXBaseOperator):
             source = storage.uri_of(location)
             table_format(source)  # before reading anything
             try:
-                content = storage.read_bytes(location).decode("utf-8-sig")
+                content = self.read_artifact(location).decode("utf-8-sig")
             except UnicodeDecodeError as error:
                 raise CXInvalidInputError(f"utterances: {source} is not UTF-8 text: {error}") from None
             return rows_from_text(content, source)

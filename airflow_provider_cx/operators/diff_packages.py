@@ -9,10 +9,10 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cx import storage
-from airflow_provider_cx.operators.base import small_xcom
+from airflow_provider_cx.operators.base import CXArtifactIO, small_xcom
 
 
-class CXDiffAgentPackagesOperator(BaseOperator):
+class CXDiffAgentPackagesOperator(CXArtifactIO, BaseOperator):
     """Compare two agent packages and write release notes (Markdown) and the full diff (JSON).
 
     Pure: reads both packages, calls no API.
@@ -30,9 +30,11 @@ class CXDiffAgentPackagesOperator(BaseOperator):
         {"base": "<uri>", "target": "<uri>", "empty": bool,
          "summary": {"<resource type>": {"added": n, "removed": n, "changed": n}, ...},
          "reports": {"markdown": "<uri>", "json": "<uri>"}}    # {} without report_to
+    :param gcp_conn_id: connection whose credentials read and write ``gs://`` (default
+        ``google_cloud_default``, else Application Default Credentials).
     """
 
-    template_fields: Sequence[str] = ("base", "target", "report_to", "title")
+    template_fields: Sequence[str] = ("gcp_conn_id", "base", "target", "report_to", "title")
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -43,9 +45,11 @@ class CXDiffAgentPackagesOperator(BaseOperator):
         report_to: storage.Location | None = None,
         title: str | None = None,
         report_name: str = "release-notes",
+        gcp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.gcp_conn_id = gcp_conn_id
         self.base = base
         self.target = target
         self.report_to = report_to
@@ -56,16 +60,16 @@ class CXDiffAgentPackagesOperator(BaseOperator):
         from airflow_provider_cx.hooks.package_source import load_package
         from airflow_provider_cx.package.diff import diff_packages
 
-        base, base_uri = load_package(self.base, "base")
-        target, target_uri = load_package(self.target, "target")
+        base, base_uri = load_package(self.base, "base", gcp_conn_id=self.gcp_conn_id)
+        target, target_uri = load_package(self.target, "target", gcp_conn_id=self.gcp_conn_id)
         diff = diff_packages(base, target)
         reports = {}
         if self.report_to is not None:
             notes = diff.to_markdown(self.title)
             document = json.dumps({"base_uri": base_uri, "target_uri": target_uri, **diff.to_dict()}, indent=2)
             reports = {
-                "markdown": storage.write_bytes(storage.join(self.report_to, f"{self.report_name}.md"), notes.encode()),
-                "json": storage.write_bytes(
+                "markdown": self.write_artifact(storage.join(self.report_to, f"{self.report_name}.md"), notes.encode()),
+                "json": self.write_artifact(
                     storage.join(self.report_to, f"{self.report_name}.json"), (document + "\n").encode()
                 ),
             }

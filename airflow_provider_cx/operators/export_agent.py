@@ -108,7 +108,7 @@ class CXExportAgentOperator(CXLongRunningOperator):
         sha256 = size = None
         if not storage.is_gcs(uri):
             content = exported_content(result)
-            uri = storage.write_bytes(self.destination, content)
+            uri = self.write_artifact(self.destination, content)
             sha256, size = hashlib.sha256(content).hexdigest(), len(content)
         summary = {
             "agent": self.agent_name,

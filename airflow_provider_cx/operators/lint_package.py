@@ -10,14 +10,14 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cx import storage
-from airflow_provider_cx.operators.base import small_xcom
+from airflow_provider_cx.operators.base import CXArtifactIO, small_xcom
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
 
 REPORT_EXTENSIONS = {"json": "json", "markdown": "md", "junit": "xml"}
 _QUOTED = 10
 
 
-class CXLintAgentPackageOperator(BaseOperator):
+class CXLintAgentPackageOperator(CXArtifactIO, BaseOperator):
     """Lint the agent package at ``source`` and fail when a finding reaches ``fail_on``.
 
     Pure: reads the package, calls no API. The rules, their configuration and the report formats
@@ -40,9 +40,11 @@ class CXLintAgentPackageOperator(BaseOperator):
          "reports": {"json": "<uri>", "markdown": "<uri>", "junit": "<uri>"}}   # {} without report_to
 
     Raises :class:`CXGateFailedError` (no retry) when the gate fails.
+    :param gcp_conn_id: connection whose credentials read and write ``gs://`` (default
+        ``google_cloud_default``, else Application Default Credentials).
     """
 
-    template_fields: Sequence[str] = ("source", "fail_on", "config", "report_to")
+    template_fields: Sequence[str] = ("gcp_conn_id", "source", "fail_on", "config", "report_to")
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -54,9 +56,11 @@ class CXLintAgentPackageOperator(BaseOperator):
         report_to: storage.Location | None = None,
         report_formats: Sequence[str] = ("json", "markdown", "junit"),
         report_name: str = "lint-report",
+        gcp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.gcp_conn_id = gcp_conn_id
         self.source = source
         self.fail_on = fail_on
         self.config = config
@@ -98,7 +102,7 @@ class CXLintAgentPackageOperator(BaseOperator):
 
         fail_on = self.check_inputs()
         config = self.lint_config()
-        package, uri = load_package(self.source)
+        package, uri = load_package(self.source, gcp_conn_id=self.gcp_conn_id)
         findings = lint_package(package, config)
         blocking = [f for f in findings if f.reaches(fail_on)]
         reports = {}
@@ -106,7 +110,7 @@ class CXLintAgentPackageOperator(BaseOperator):
             for fmt in self.report_formats:
                 text = render_findings(findings, fmt, fail_on=fail_on, source=uri)
                 target = storage.join(self.report_to, f"{self.report_name}.{REPORT_EXTENSIONS[fmt]}")
-                reports[fmt] = storage.write_bytes(target, text.encode())
+                reports[fmt] = self.write_artifact(target, text.encode())
         quoted = [f.message[:300] for f in blocking[:_QUOTED]]
         summary = {
             "source": uri,

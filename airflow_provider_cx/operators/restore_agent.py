@@ -35,6 +35,7 @@ def restore_source(source: storage.Location, *, check: bool = True) -> tuple[dic
     if storage.is_gcs(uri):
         return {"agent_uri": uri}, None
     try:
+        _check_size(source, uri)
         content = storage.read_bytes(source)
     except (FileNotFoundError, storage.StorageLocationError) as error:
         raise CXInvalidInputError(f"source: {error}") from None
@@ -47,6 +48,19 @@ def restore_source(source: storage.Location, *, check: bool = True) -> tuple[dic
             raise CXInvalidInputError(f"source {uri} is not a readable agent package: {error}") from None
         mask_package_secrets(webhooks)
     return {"agent_content": content}, hashlib.sha256(content).hexdigest()
+
+
+def _check_size(source: storage.Location, uri: str) -> None:
+    """Refuse a local file larger than any package the reader accepts, before reading it."""
+    from airflow_provider_cx.package.io import ReadLimits
+
+    if not storage.is_local(source) or not storage.local_path(source).is_file():
+        return  # reading it reports what is wrong
+    size, limit = storage.local_path(source).stat().st_size, ReadLimits().max_total_bytes
+    if size > limit:
+        raise CXInvalidInputError(
+            f"source {uri} is {size} bytes, over the {limit}-byte package limit; restore large agents from gs://"
+        )
 
 
 class CXRestoreAgentOperator(CXLongRunningOperator):
@@ -130,7 +144,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
         if not storage.is_gcs(uri):
             assert self.backup_to is not None  # after_backup runs only with a backup destination
             content = exported_content(result)
-            uri = storage.write_bytes(self.backup_to, content)
+            uri = self.write_artifact(self.backup_to, content)
             sha256 = hashlib.sha256(content).hexdigest()
             del content
         self.push_xcom(context, BACKUP_URI_KEY, uri)

@@ -162,6 +162,6 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
             min_pass_rate=check_fraction("min_pass_rate", self.min_pass_rate),
         )
         return {
-            "junit": storage.write_bytes(storage.join(self.report_destination, JUNIT_FILE), junit.encode()),
-            "markdown": storage.write_bytes(storage.join(self.report_destination, MARKDOWN_FILE), markdown.encode()),
+            "junit": self.write_artifact(storage.join(self.report_destination, JUNIT_FILE), junit.encode()),
+            "markdown": self.write_artifact(storage.join(self.report_destination, MARKDOWN_FILE), markdown.encode()),
         }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cx import storage
-from airflow_provider_cx.operators.base import small_xcom
+from airflow_provider_cx.operators.base import CXArtifactIO, small_xcom
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _QUOTED = 10
 
 
-class CXStagePackageOperator(BaseOperator):
+class CXStagePackageOperator(CXArtifactIO, BaseOperator):
     """Apply a stage profile to ``source``, gate the result on the stage's agent, write it to ``destination``.
 
     Pure: reads and writes packages, calls no API, so it runs before anything in the stage changes.
@@ -53,9 +53,11 @@ class CXStagePackageOperator(BaseOperator):
     Raises :class:`CXInvalidInputError` for an unreadable package or profile, a profile that does
     not match the package or a secret that cannot be resolved; :class:`CXGateFailedError` when the
     gate fails.
+    :param gcp_conn_id: connection whose credentials read and write ``gs://`` (default
+        ``google_cloud_default``, else Application Default Credentials).
     """
 
-    template_fields: Sequence[str] = ("source", "target_agent", "destination", "profile", "lint_config")
+    template_fields: Sequence[str] = ("gcp_conn_id", "source", "target_agent", "destination", "profile", "lint_config")
     ui_color = "#e6f4ea"
 
     def __init__(
@@ -66,9 +68,11 @@ class CXStagePackageOperator(BaseOperator):
         destination: storage.Location,
         profile: storage.Location | Mapping[str, Any] | None = None,
         lint_config: Any = None,
+        gcp_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.gcp_conn_id = gcp_conn_id
         self.source = source
         self.target_agent = target_agent
         self.destination = destination
@@ -85,7 +89,7 @@ class CXStagePackageOperator(BaseOperator):
         target = self.check_target()
         config = self.gate_config()
         profile = self.stage_profile()
-        package, source_uri = load_package(self.source)
+        package, source_uri = load_package(self.source, gcp_conn_id=self.gcp_conn_id)
         try:
             overlay = apply_profile(package, profile, resolve=airflow_secret_resolver(), on_secret=mask_secret)
         except ProfileError as error:
@@ -155,7 +159,7 @@ class CXStagePackageOperator(BaseOperator):
             document = dict(self.profile)
         elif self.profile is not None:
             try:
-                document = json.loads(storage.read_bytes(self.profile))
+                document = json.loads(self.read_artifact(self.profile))
             except (FileNotFoundError, storage.StorageLocationError, UnicodeDecodeError, ValueError) as error:
                 raise CXInvalidInputError(f"profile: {error}") from None
         try:
@@ -177,7 +181,7 @@ class CXStagePackageOperator(BaseOperator):
         content = write_zip(overlay.package)
         sha256 = hashlib.sha256(content).hexdigest()
         try:
-            uri = storage.write_bytes(self.destination, content)
+            uri = self.write_artifact(self.destination, content)
         except storage.StorageLocationError as error:
             raise CXInvalidInputError(f"destination: {error}") from None
         stem = str(storage.uri_of(self.destination))
@@ -188,8 +192,8 @@ class CXStagePackageOperator(BaseOperator):
             "uri": uri,
             "sha256": sha256,
             "change_list": {
-                "json": storage.write_bytes(f"{stem}.changes.json", json.dumps(record, indent=2).encode()),
-                "markdown": storage.write_bytes(f"{stem}.changes.md", markdown.encode()),
+                "json": self.write_artifact(f"{stem}.changes.json", json.dumps(record, indent=2).encode()),
+                "markdown": self.write_artifact(f"{stem}.changes.md", markdown.encode()),
             },
         }
 

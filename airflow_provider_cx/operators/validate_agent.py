@@ -152,8 +152,8 @@ class CXValidateAgentOperator(CXBaseOperator):
         markdown = render_markdown(head, findings)
         document = {**head, "flows": grouped(findings)}
         return {
-            "markdown": storage.write_bytes(storage.join(self.report_to, f"{REPORT_NAME}.md"), markdown.encode()),
-            "json": storage.write_bytes(
+            "markdown": self.write_artifact(storage.join(self.report_to, f"{REPORT_NAME}.md"), markdown.encode()),
+            "json": self.write_artifact(
                 storage.join(self.report_to, f"{REPORT_NAME}.json"),
                 (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode(),
             ),

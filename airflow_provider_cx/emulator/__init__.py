@@ -5,14 +5,18 @@ Run it with ``cx-emulator --port 0 [--data-dir DIR] [--tls-cert F --tls-key F] [
 or in tests through the pytest plugin ``airflow_provider_cx.emulator.testing``. The stock
 google-cloud-dialogflow-cx clients are its clients (``server.client(cx.AgentsClient)``).
 
-Architecture (requests flow one way: gRPC -> servicer -> store)::
+Architecture (requests flow one way: gRPC -> servicer -> model/store; nothing below imports above)::
 
     server.py       EmulatorServer: grpc.server + thread pool, port (TLS optional), lifecycle
     rpc.py          Service base class and @rpc; generic handlers that count calls, inject faults
                     and turn ServiceError subclasses (errors.py) into status codes
-    services/       one module per API service: agents, flows, pages, intents, entity_types,
-                    transition_route_groups, webhooks (+ versions, environments, test_cases …)
-    operations.py   google.longrunning.Operations; operations finish after a delay on a timer
+    services/       the wire side, one module (or package) per API service: agents, flows, pages,
+                    intents, entity_types, transition_route_groups, webhooks, versions,
+                    environments, deployments, sessions, operations (google.longrunning) …
+                    A service with much behaviour is a package split the way moto splits one:
+                    ``models.py`` decides (state and rules, package JSON in and out) and
+                    ``responses.py`` translates protos to model calls and back (test_cases/).
+    operations.py   OperationManager: long-running operations and their worker (no wire code)
     admin.py        JSON-over-gRPC admin service on the same port: call counts, callers, faults
     backend.py      what services share: the store, operations, faults, call records, offline GCS,
                     the environment resolver hook

@@ -12,13 +12,12 @@ import grpc
 from airflow_provider_cx.emulator.admin import AdminClient, AdminService
 from airflow_provider_cx.emulator.backend import Backend
 from airflow_provider_cx.emulator.faults import FaultPlan
-from airflow_provider_cx.emulator.operations import OperationsService
 from airflow_provider_cx.emulator.rpc import Service, generic_handler
 from airflow_provider_cx.emulator.services import discover
 
 log = logging.getLogger(__name__)
 C = TypeVar("C")
-CORE_SERVICES: list[type[Service]] = [OperationsService, AdminService]
+CORE_SERVICES: list[type[Service]] = [AdminService]
 
 
 class EmulatorServer:

@@ -33,10 +33,10 @@ from airflow_provider_cx.emulator.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unimplemented,
 )
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
+from airflow_provider_cx.emulator.services.test_cases import models as test_case_models
 from airflow_provider_cx.emulator.services.versions import check_text, now
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package.lint.config import LintConfig
@@ -171,21 +171,9 @@ def _check_webhooks(record: AgentRecord, message: Any, what: str) -> None:
 # --- test runs (the TestCases service runs them) -------------------------------------------------------
 def run_test_cases(backend: Backend, agent: str, environment: str, test_cases: list[str]) -> list[tuple[str, bool]]:
     """(test case result name, passed) for each listed test case run in ``environment``; results are stored."""
-    try:
-        from airflow_provider_cx.emulator.services.test_cases import run_and_store
-    except ImportError as err:
-        raise Unimplemented("running test cases needs the TestCases service, which this emulator lacks") from err
     ids = [parse(name, ("testCases",), "test case").segments[0][1] for name in test_cases]
-    return [(_result_name(r), _passed(r)) for r in run_and_store(backend, agent, ids, environment)]
-
-
-def _result_name(result: Any) -> str:
-    return str(result["name"] if isinstance(result, dict) else result.name)
-
-
-def _passed(result: Any) -> bool:
-    value = result.get("testResult") if isinstance(result, dict) else result.test_result
-    return value in ("PASSED", 1) or getattr(value, "name", None) == "PASSED"
+    results = test_case_models.run_and_store(backend, agent, ids, environment)
+    return [(str(r["name"]), r.get("testResult") == "PASSED") for r in results]
 
 
 # --- the service ------------------------------------------------------------------------------------------

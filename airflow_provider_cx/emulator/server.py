@@ -62,7 +62,8 @@ class EmulatorServer:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         gcs_root = self.data_dir / "gcs" if self.data_dir is not None else None
-        self.backend = Backend(self.operation_delay, self.fault_plan, gcs_root)
+        results_dir = self.data_dir / "operations" if self.data_dir is not None else None
+        self.backend = Backend(self.operation_delay, self.fault_plan, gcs_root, results_dir)
         try:
             if self.data_dir is not None:
                 from airflow_provider_cx.emulator.persistence import DataDir

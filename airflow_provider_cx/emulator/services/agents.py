@@ -11,7 +11,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2, json_format
 
 from airflow_provider_cx.emulator import validation
-from airflow_provider_cx.emulator.blob import decode_blob, encode_blob, is_blob
+from airflow_provider_cx.emulator.blob import blob_payload, encode_blob, is_blob
 from airflow_provider_cx.emulator.convert import (
     References,
     durations_to_proto,
@@ -22,7 +22,7 @@ from airflow_provider_cx.emulator.convert import (
     to_message,
 )
 from airflow_provider_cx.emulator.defaults import new_agent_package
-from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument
+from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import parse, parse_location, parse_singleton
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
 from airflow_provider_cx.emulator.store import AgentRecord
@@ -146,10 +146,16 @@ class AgentsService(Service):
                 response.agent_content = content
             return response
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(agent_types.RestoreAgentRequest, operations_pb2.Operation)
     def restore_agent(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Check the request and the content's kind now; parse and store inside the operation.
+
+        Parsing a package costs time linear in its size; done in the handler it could outlive the
+        client's deadline and still change the agent afterwards. In the operation, a client that
+        gave up can still ask GetOperation how the restore ended.
+        """
         path = parse(request.name, (), "agent")
         source = request.WhichOneof("agent")
         if source == "git_source":
@@ -157,16 +163,26 @@ class AgentsService(Service):
         if source is None:
             raise InvalidArgument(f"restore of {path.agent_name}: set agent_uri or agent_content")
         self.backend.store.get(path.agent_name)
-        content = self.backend.gcs.read(request.agent_uri) if source == "agent_uri" else request.agent_content
-        package = read_agent_content(content)
-        package = apply_restore_option(package, request.restore_option)
+        gcs = self.backend.gcs
+        uri = request.agent_uri
+        if source == "agent_uri":
+            located = gcs.path_of(uri)
+            if not located.is_file():
+                raise NotFound(f"{uri} does not exist (looked for {located})")
+            content = None
+        else:
+            content = request.agent_content
+            agent_content_payload(content)  # refuses foreign and corrupt content before any work
+        option = request.restore_option
 
         def work() -> None:
+            raw = gcs.read(uri) if content is None else content
+            package = apply_restore_option(read_package(agent_content_payload(raw)), option)
             with self.backend.store.write(path.agent_name) as record:
                 record.package = package
                 record.extras.pop(validation.EXTRA_KEY, None)
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     # --- validation -----------------------------------------------------------------------------
     @rpc(agent_types.ValidateAgentRequest, agent_types.AgentValidationResult)
@@ -184,10 +200,15 @@ class AgentsService(Service):
 
 def read_agent_content(content: bytes) -> AgentPackage:
     """A package from restore content: an emulator BLOB or a JSON-package zip; anything else is refused."""
+    return read_package(agent_content_payload(content))
+
+
+def agent_content_payload(content: bytes) -> bytes:
+    """The zip inside restore content (a BLOB's checked payload, or the zip itself); cheap, parses nothing."""
     if is_blob(content):
-        return decode_blob(content)
+        return blob_payload(content)
     if content.startswith(_ZIP_MAGIC):
-        return read_package(content)
+        return content
     raise InvalidArgument(
         "agent content is neither a JSON package (zip) nor a BLOB exported by this emulator; "
         "BLOBs exported by Dialogflow CX itself cannot be restored here"

@@ -237,7 +237,7 @@ class EnvironmentsService(Service):
                 validate(record, wanted, None)
                 return _commit(record, env_id, wanted)
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(env_types.UpdateEnvironmentRequest, operations_pb2.Operation)
     def update_environment(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -259,7 +259,7 @@ class EnvironmentsService(Service):
             with store.write(agent) as record:
                 return _commit(record, env_id, merged(record))
 
-        return self.backend.start_operation(project, location, work)
+        return self.backend.start_operation(project, location, work, key=agent)
 
     @rpc(env_types.DeleteEnvironmentRequest, empty_pb2.Empty)
     def delete_environment(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -297,7 +297,7 @@ class EnvironmentsService(Service):
             return self._deploy(agent, env_id, request.flow_version, candidate)
 
         metadata = pb(env_types.DeployFlowMetadata)()
-        return self.backend.start_operation(project, location, work, metadata=metadata)
+        return self.backend.start_operation(project, location, work, metadata=metadata, key=agent)
 
     def _deploy(self, agent: str, env_id: str, flow_version: str, candidate: Callable[[AgentRecord], Any]) -> Any:
         store = self.backend.store
@@ -356,7 +356,7 @@ class EnvironmentsService(Service):
             return pb(env_types.RunContinuousTestResponse)(continuous_test_result=result)
 
         metadata = pb(env_types.RunContinuousTestMetadata)()
-        return self.backend.start_operation(project, location, work, metadata=metadata)
+        return self.backend.start_operation(project, location, work, metadata=metadata, key=agent)
 
 
 def _update_mask(request: Any) -> Any:

@@ -68,7 +68,7 @@ class FlowsService(ResourceService):
             with self.backend.store.read(path.agent_name) as record:
                 flow_by_id(record, path.segments[0][1])  # still there when training "finishes"
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(flow_types.ValidateFlowRequest, flow_types.FlowValidationResult)
     def validate_flow(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -120,7 +120,7 @@ class VersionsService(Service):
                 return version_message(record, flow_id, version_id)
 
         metadata = pb(version_types.CreateVersionOperationMetadata)()
-        return self.backend.start_operation(path.project, path.location, work, metadata=metadata)
+        return self.backend.start_operation(path.project, path.location, work, metadata=metadata, key=path.agent_name)
 
     @rpc(version_types.UpdateVersionRequest, version_types.Version)
     def update_version(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -176,7 +176,7 @@ class VersionsService(Service):
                 snapshots.load_into_draft(package, flow_id, snapshot, request.allow_override_agent_resources)
                 record.package = package
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(version_types.CompareVersionsRequest, version_types.CompareVersionsResponse)
     def compare_versions(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -144,7 +144,7 @@ class TestCasesService(Service):
             return pb(tc_types.RunTestCaseResponse)(result=result)
 
         metadata = pb(tc_types.RunTestCaseMetadata)()
-        return self.backend.start_operation(path.project, path.location, work, metadata)
+        return self.backend.start_operation(path.project, path.location, work, metadata, key=path.agent_name)
 
     @rpc(tc_types.BatchRunTestCasesRequest, operations_pb2.Operation)
     def batch_run_test_cases(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -165,7 +165,7 @@ class TestCasesService(Service):
             return pb(tc_types.BatchRunTestCasesResponse)(results=results)
 
         metadata = pb(tc_types.BatchRunTestCasesMetadata)()
-        return self.backend.start_operation(path.project, path.location, work, metadata)
+        return self.backend.start_operation(path.project, path.location, work, metadata, key=path.agent_name)
 
     def _environment(self, agent_name: str, environment: str) -> str:
         """Check an environment name now, so a bad one fails the request rather than the operation."""
@@ -233,7 +233,7 @@ class TestCasesService(Service):
                 names = models.import_accepted(record, accepted, creation_time_now())
             return pb(tc_types.ImportTestCasesResponse)(names=names)
 
-        return self.backend.start_operation(path.project, path.location, work, metadata)
+        return self.backend.start_operation(path.project, path.location, work, metadata, key=path.agent_name)
 
     @rpc(tc_types.ExportTestCasesRequest, operations_pb2.Operation)
     def export_test_cases(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -258,7 +258,9 @@ class TestCasesService(Service):
                 response.content = content
             return response
 
-        return self.backend.start_operation(path.project, path.location, work, pb(tc_types.ExportTestCasesMetadata)())
+        return self.backend.start_operation(
+            path.project, path.location, work, pb(tc_types.ExportTestCasesMetadata)(), key=path.agent_name
+        )
 
 
 # --- helpers --------------------------------------------------------------------------------------------

@@ -84,7 +84,13 @@ class EmulatorServer:
         assert self.backend is not None
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="cx-emulator"),
-            options=[("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_message_length", 256 << 20)],
+            options=[
+                ("grpc.max_receive_message_length", 256 << 20),
+                ("grpc.max_send_message_length", 256 << 20),
+                # grpc sets SO_REUSEPORT by default: a second emulator would then bind a port another
+                # one holds and both would answer. Without it a port in use is a bind error.
+                ("grpc.so_reuseport", 0),
+            ],
         )
         self.services = {}
         for cls in self.service_classes:
@@ -101,9 +107,9 @@ class EmulatorServer:
                 bound = server.add_insecure_port(target)
         except RuntimeError:
             bound = 0
-        if not bound:
+        if not bound or (self.port and bound != self.port):
             server.stop(None)
-            raise OSError(f"cannot bind the emulator to {target}")
+            raise OSError(f"cannot bind the emulator to {target}: the port is in use or the address is not local")
         self.port = bound
         server.start()
         self._server = server

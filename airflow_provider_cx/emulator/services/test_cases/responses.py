@@ -122,11 +122,17 @@ class TestCasesService(Service):
         return empty_pb2.Empty()
 
     def _message(self, record: AgentRecord, refs: CaseRefs, test_case: Resource, full: bool) -> Any:
+        """The TestCase proto; the BASIC view (``full=False``) leaves out conversation turns, only them.
+
+        ``last_test_result`` is in both views (clients list results tables from BASIC); in BASIC
+        it comes without its conversation turns as well.
+        """
         message = case_message(test_case.data, refs, full)
-        if full:
-            latest = models.latest_result(record, test_case.id)
-            if latest is not None:
-                message.last_test_result.CopyFrom(result_message(latest, refs))
+        latest = models.latest_result(record, test_case.id)
+        if latest is not None:
+            if not full:
+                latest = {k: v for k, v in latest.items() if k != "conversationTurns"}
+            message.last_test_result.CopyFrom(result_message(latest, refs))
         return message
 
     # --- runs ---------------------------------------------------------------------------------------

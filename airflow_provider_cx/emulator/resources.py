@@ -322,7 +322,7 @@ class ResourceService(Service):
     def _parent_of(self, path: ResourcePath) -> ResourcePath:
         return ResourcePath(path.project, path.location, path.agent_id, path.segments[:-1])
 
-    def list_page(self, parent: str, page_size: int, page_token: str, language_code: str = "") -> tuple[list, str]:
+    def list_page(self, parent: str, page_size: int, page_token: str, language_code: str = "") -> tuple[list[Any], str]:
         path = self._parent(parent)
         with self.backend.store.read(path.agent_name) as record:
             located = locate(record, self.KIND, path)

@@ -85,7 +85,9 @@ def generic_handler(service: Service) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(service.SERVICE, handlers)
 
 
-def _wrap(service: Service, full_method: str, func: Callable[[Any, grpc.ServicerContext], Any]) -> Callable:
+def _wrap(
+    service: Service, full_method: str, func: Callable[[Any, grpc.ServicerContext], Any]
+) -> Callable[[Any, grpc.ServicerContext], Any]:
     backend = service.backend
     accounted = service.ACCOUNTED
 

@@ -102,7 +102,7 @@ def snapshot_key(flow_id: str, version_id: str) -> str:
 
 def flow_versions(record: AgentRecord, flow_id: str) -> dict[str, JSON]:
     """``{"nextId": n, "versions": {id: Version JSON}}`` of one flow (created empty on first use)."""
-    state = record.extra(VERSIONS_KEY).setdefault(flow_id, {"nextId": 1, "versions": {}})
+    state: dict[str, JSON] = record.extra(VERSIONS_KEY).setdefault(flow_id, {"nextId": 1, "versions": {}})
     return state
 
 
@@ -142,7 +142,7 @@ def environment_id_of(record: AgentRecord, environment: str) -> str:
 
 def environment_entry(record: AgentRecord, environment: str) -> dict[str, JSON]:
     env_id = environment_id_of(record, environment)
-    entry = record.extras.get(ENVIRONMENTS_KEY, {}).get(env_id)
+    entry: dict[str, JSON] | None = record.extras.get(ENVIRONMENTS_KEY, {}).get(env_id)
     if entry is None:
         raise NotFound(f"environment {record.name}/environments/{env_id} not found")
     return entry

@@ -12,6 +12,7 @@ so they are saved (atomically) when a data directory is configured.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +47,8 @@ class AgentRecord:
 
     def extra(self, key: str) -> dict[str, Any]:
         """The JSON-serialisable state a service keeps for this agent (created empty on first use)."""
-        return self.extras.setdefault(key, {})
+        state: dict[str, Any] = self.extras.setdefault(key, {})
+        return state
 
 
 class AgentStore:
@@ -88,14 +90,14 @@ class AgentStore:
                 raise NotFound(f"agent {name} not found")
             return record
 
-    def list(self, project: str, location: str) -> list[AgentRecord]:
+    def list(self, project: str, location: str) -> builtins.list[AgentRecord]:
         with self.lock:
             return sorted(
                 (r for r in self._agents.values() if r.project == project and r.location == location),
                 key=lambda r: (r.create_time, r.agent_id),
             )
 
-    def all(self) -> list[AgentRecord]:
+    def all(self) -> builtins.list[AgentRecord]:
         with self.lock:
             return list(self._agents.values())
 

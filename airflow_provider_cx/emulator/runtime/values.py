@@ -51,5 +51,5 @@ def equal(left: Any, right: Any) -> bool:
     if ln is not None and rn is not None:
         return ln == rn
     if isinstance(left, dict | list) or isinstance(right, dict | list):
-        return left == right
+        return bool(left == right)
     return as_text(left) == as_text(right)

@@ -66,7 +66,7 @@ def environment_path(name: str) -> tuple[str, str]:
 
 
 def entry_of(record: AgentRecord, env_id: str) -> dict[str, JSON]:
-    entry = environments(record).get(env_id)
+    entry: dict[str, JSON] | None = environments(record).get(env_id)
     if entry is None:
         raise NotFound(f"environment {environment_name(record, env_id)} not found")
     return entry

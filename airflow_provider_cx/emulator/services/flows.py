@@ -75,7 +75,7 @@ class FlowsService(ResourceService):
         path = parse(request.name, ("flows",), "flow")
         with self.backend.store.write(path.agent_name) as record:
             located = locate(record, FLOW, self._parent_of(path))
-            flow = find(located, FLOW, path.segments[0][1])
+            flow = flow_by_id(record, find(located, FLOW, path.segments[0][1]).id)
             return validation.validate_flow(record, flow, request.language_code)
 
     @rpc(flow_types.GetFlowValidationResultRequest, flow_types.FlowValidationResult)

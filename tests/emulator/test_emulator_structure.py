@@ -113,3 +113,16 @@ def test_test_case_models_speak_no_protos() -> None:
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not {m for m in imported if m.startswith(("google.cloud", "google.protobuf", "google.longrunning"))}
     assert "airflow_provider_cx.emulator.rpc" not in imported
+
+
+def test_service_packages_split_models_from_responses() -> None:
+    """Each service package has models.py (behaviour) and responses.py (wire); models never serve RPCs."""
+    packages = [p.parent for p in (ROOT / "services").glob("*/__init__.py")]
+    assert {p.name for p in packages} >= {"test_cases", "environments"}
+    for package in packages:
+        assert (package / "models.py").is_file()
+        assert (package / "responses.py").is_file()
+        tree = ast.parse((package / "models.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert "airflow_provider_cx.emulator.rpc" not in imported, package.name
+        assert not any(m.endswith(".responses") for m in imported), package.name

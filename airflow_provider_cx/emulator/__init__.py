@@ -25,7 +25,10 @@ Architecture (requests flow one way: gRPC -> servicer -> model/store; nothing be
                     merges that keep every field the proto does not know
     resources.py    CRUD of resources inside a package (per-language parts, renames, deletes)
     validation.py   ValidateAgent/ValidateFlow = the package lint's findings as ValidationMessages
-    persistence.py  --data-dir: one zip per agent + operations.json, atomic writes
+    persistence.py  --data-dir: one zip per agent, one file per operation (+ one per large
+                    result), atomic writes; paths only from validated ids
+    files.py        atomic writes and the removal of stale temp files at start
+    names.py        resource names: parsing, and the check every RPC runs on its name fields
     runtime/        the conversation engine (Sessions, test-case runs) — a separate package
 
 State is the agent package itself, so ExportAgent (JSON_PACKAGE) is ``write_zip`` of the stored
@@ -44,8 +47,10 @@ Methods get the raw protobuf request and return the raw protobuf response. Insid
 - raise ``errors.NotFound`` / ``InvalidArgument`` / ``AlreadyExists`` / ``FailedPrecondition`` with
   a message naming the resource; ``names.parse`` checks and splits resource names;
   ``rpc.paginate`` pages lists.
-- ``self.backend.start_operation(project, location, work)`` for long-running methods: validate
-  first, then return the operation; ``work()`` runs later and returns the response message.
+- ``self.backend.start_operation(project, location, work, key=agent_name)`` for long-running
+  methods: validate first, then return the operation; ``work()`` runs later (parse and persist
+  there, not in the handler) and returns the response message. Operations of one ``key`` run in
+  order, of different keys concurrently.
 - ``self.backend.register_environment_resolver(fn)`` makes ExportAgent's ``environment`` work:
   ``fn(record, environment_name) -> AgentPackage`` (the flow versions that environment serves).
 

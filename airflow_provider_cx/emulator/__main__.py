@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from airflow_provider_cx import __version__
+from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.faults import FaultPlan, FaultSpecError
+from airflow_provider_cx.emulator.operations import check_delay
 from airflow_provider_cx.emulator.persistence import DataDirError
 
 # The variable the provider's hook reads (hooks/credentials.py); the emulator must not import hooks.
@@ -66,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
-    if args.operation_delay < 0:
-        parser.error("--operation-delay must not be negative")
+    try:
+        check_delay(args.operation_delay)
+    except InvalidArgument as err:
+        parser.error(f"--operation-delay: {err.message}")
     try:
         faults = FaultPlan.parse(args.faults)
     except (FaultSpecError, OSError) as err:

@@ -91,3 +91,13 @@ def test_a_port_held_by_another_program_is_an_error() -> None:
         port = holder.getsockname()[1]
         with pytest.raises(OSError, match="the port is in use"):
             EmulatorServer(port=port).start()
+
+
+@pytest.mark.parametrize("delay", ["-1", "inf", "nan", "1e308", "3601"])
+def test_an_operation_delay_out_of_bounds_is_a_usage_error(delay: str) -> None:
+    done = subprocess.run(
+        [*EMULATOR, "--operation-delay", delay], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "--operation-delay: operation delay must be between 0 and 3600 seconds" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -2,7 +2,8 @@
 
 A service that answers with an operation validates the request first (so bad requests fail at once,
 as on the real service) and hands :meth:`OperationManager.start` a ``work`` callable and a ``key``
-(the agent it changes). After the configured delay a worker runs it and stores the response, or
+(the agent it changes). ``work()`` returns the response message, or :class:`Finished` with the
+response and the operation's final metadata. After the configured delay a worker runs it and stores the response, or
 the error it raised, in the operation. Operations with different keys run concurrently; those
 with the same key run one at a time, in the order they started, so two restores of one agent
 never interleave. CancelOperation before the work starts finishes the operation with CANCELLED
@@ -68,6 +69,14 @@ def operation_id(name: str) -> str | None:
     """The id of an operation name this emulator made (a uuid4), else None."""
     ident = name.rsplit("/", 1)[-1]
     return ident if _OPERATION_ID.match(ident) else None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What ``work()`` returns when the operation's metadata is only known at the end (import errors…)."""
+
+    response: Any
+    metadata: Any
 
 
 @dataclass
@@ -214,6 +223,9 @@ class OperationManager:
                     log.exception("emulator: operation %s failed", name)
                     refused = grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}"
                 error = status_pb2.Status(code=refused[0].value[0], message=refused[1])
+        metadata: Any = None
+        if isinstance(response, Finished):
+            response, metadata = response.response, response.metadata
         packed: any_pb2.Any | None = None
         spill = False
         if error is None:
@@ -226,6 +238,8 @@ class OperationManager:
             if op is None or op.done:
                 return
             op.done = True
+            if metadata is not None:
+                op.metadata.Pack(metadata)
             if error is not None:
                 op.error.CopyFrom(error)
             elif spill:

@@ -389,3 +389,22 @@ def test_legacy_operations_file_is_migrated(cx_emulator_factory: Any, data_dir: 
     assert server.client(cx.AgentsClient).get_operation(request={"name": op.name}).done
     assert not (data_dir / "operations.json").exists()
     assert (data_dir / "operations" / "0f0e0d0c-0b0a-4908-8706-050403020100.op").is_file()
+
+
+def test_import_test_cases_parses_in_the_operation(emulator: Any, tmp_path: Path, data_dir: Path) -> None:
+    agents = emulator.client(cx.AgentsClient)
+    test_cases = emulator.client(cx.TestCasesClient)
+    agent = create_test_agent(agents)
+    with untouched(tmp_path, data_dir):
+        with pytest.raises(exceptions.InvalidArgument, match="neither JSON"):
+            test_cases.import_test_cases(request={"parent": agent.name, "content": b"not test cases"})
+        broken = test_cases.import_test_cases(request={"parent": agent.name, "content": b'{"testCases": [' * 3})
+        assert not broken.operation.done  # the handler only looked at the first bytes
+        with pytest.raises(exceptions.InvalidArgument, match="neither JSON"):
+            wait_for(broken)
+        cases = {"testCases": [{"displayName": "one"}, {"displayName": "one"}, {"displayName": ""}]}
+        op = test_cases.import_test_cases(request={"parent": agent.name, "content": json.dumps(cases).encode()})
+        assert len(wait_for(op).names) == 1
+    # The import's errors are known when it has run: the finished operation's metadata carries them.
+    assert [e.status.code for e in op.metadata.errors] == [6, 3]  # ALREADY_EXISTS, INVALID_ARGUMENT
+    assert [tc.display_name for tc in test_cases.list_test_cases(parent=agent.name)] == ["one"]

@@ -254,6 +254,17 @@ def write_test_cases(cases: list[dict[str, JSON]], blob: bool) -> bytes:
     return BLOB_MAGIC + payload if blob else payload
 
 
+def check_test_case_content(content: bytes) -> None:
+    """Refuse import content that cannot be test cases, from its first bytes (the parse comes later)."""
+    head = content[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if content.startswith(BLOB_MAGIC):
+        head = content[len(BLOB_MAGIC) :][:64].lstrip()
+    if not (head.startswith((b"{", b"[")) or content.startswith(_ZIP_MAGIC)):
+        raise InvalidArgument(
+            "test case content is neither JSON, a BLOB exported by this emulator, nor an agent-package zip"
+        )
+
+
 def read_test_cases(content: bytes) -> list[dict[str, JSON]]:
     """Package-form test cases from import content (see the module docstring for the formats)."""
     if content.startswith(BLOB_MAGIC):

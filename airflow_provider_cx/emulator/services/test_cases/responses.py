@@ -19,8 +19,9 @@ from google.rpc import status_pb2
 
 from airflow_provider_cx.emulator.conversations import conversations_of
 from airflow_provider_cx.emulator.convert import References
-from airflow_provider_cx.emulator.errors import InvalidArgument
+from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import parse
+from airflow_provider_cx.emulator.operations import Finished
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
 from airflow_provider_cx.emulator.services.test_cases import models
 from airflow_provider_cx.emulator.services.test_cases.coverage import coverage_message
@@ -226,19 +227,29 @@ class TestCasesService(Service):
         source = request.WhichOneof("source")
         if source is None:
             raise InvalidArgument(f"ImportTestCases on {path.agent_name}: set gcs_uri or content")
-        content = self.backend.gcs.read(request.gcs_uri) if source == "gcs_uri" else request.content
-        incoming = models.read_test_cases(content)
-        with self.backend.store.read(path.agent_name) as record:
-            refs = CaseRefs(References(record))
-            accepted, refused = models.sort_imports(record, incoming)
-        errors = [_import_error(data, refs, problem) for data, problem in refused]
-        metadata = pb(tc_types.ImportTestCasesMetadata)(errors=errors)
+        self.backend.store.get(path.agent_name)
+        gcs, uri = self.backend.gcs, request.gcs_uri
+        if source == "gcs_uri":
+            located = gcs.path_of(uri)
+            if not located.is_file():
+                raise NotFound(f"{uri} does not exist (looked for {located})")
+            content = None
+        else:
+            content = request.content
+            models.check_test_case_content(content)
 
         def work() -> Any:
+            # Reading and parsing happen here, in the operation, not in the RPC handler.
+            incoming = models.read_test_cases(gcs.read(uri) if content is None else content)
             with self.backend.store.write(path.agent_name) as record:
+                refs = CaseRefs(References(record))
+                accepted, refused = models.sort_imports(record, incoming)
+                errors = [_import_error(data, refs, problem) for data, problem in refused]
                 names = models.import_accepted(record, accepted, creation_time_now())
-            return pb(tc_types.ImportTestCasesResponse)(names=names)
+            response = pb(tc_types.ImportTestCasesResponse)(names=names)
+            return Finished(response, pb(tc_types.ImportTestCasesMetadata)(errors=errors))
 
+        metadata = pb(tc_types.ImportTestCasesMetadata)()
         return self.backend.start_operation(path.project, path.location, work, metadata, key=path.agent_name)
 
     @rpc(tc_types.ExportTestCasesRequest, operations_pb2.Operation)

@@ -27,7 +27,7 @@ from airflow_provider_cx.emulator.backend import Backend
 from airflow_provider_cx.emulator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.services.test_cases import models as test_case_models
-from airflow_provider_cx.emulator.services.versions import check_text, now
+from airflow_provider_cx.emulator.snapshots import check_text, now
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package.lint.config import LintConfig
 from airflow_provider_cx.package.lint.context import LintContext

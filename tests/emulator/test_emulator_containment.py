@@ -8,6 +8,7 @@ Emulators here run on a data dir inside ``tmp_path`` next to a ``bystander`` fol
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import zipfile
@@ -177,8 +178,15 @@ def test_restore_parses_in_the_operation_and_reports_even_if_the_client_gave_up(
         name = operation.operation.name
         assert not operation.operation.done
         del operation  # the client gives up: it never polls this operation
-        # A malformed zip is not refused by the handler either: it fails its operation, which says why.
-        broken = agents.restore_agent(request=cx.RestoreAgentRequest(name=agent.name, agent_content=b"PK\x03\x04junk"))
+        # A package whose agent.json reads fine but whose flow does not is refused by its operation:
+        # the handler reads agent.json alone (for KEEP), the package is parsed in the operation.
+        broken_zip = io.BytesIO()
+        with zipfile.ZipFile(broken_zip, "w") as archive:
+            archive.writestr("agent.json", json.dumps({"displayName": "x", "defaultLanguageCode": "en"}))
+            archive.writestr("flows/f/f.json", "{not json")
+        broken = agents.restore_agent(
+            request=cx.RestoreAgentRequest(name=agent.name, agent_content=broken_zip.getvalue())
+        )
         assert not broken.operation.done
         assert server.backend.operations.wait_idle(timeout=30)
     assert answered < 0.5  # the handler answered before the operation delay, let alone the parse
@@ -190,7 +198,20 @@ def test_restore_parses_in_the_operation_and_reports_even_if_the_client_gave_up(
     }
     failed = agents.get_operation(request={"name": broken.operation.name})
     assert failed.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-    assert "zip" in failed.error.message
+    assert "not valid JSON" in failed.error.message
+
+
+def test_unreadable_restore_content_is_refused_by_the_call(emulator: Any, tmp_path: Path, data_dir: Path) -> None:
+    agents = emulator.client(cx.AgentsClient)
+    agent = create_test_agent(agents)
+    with untouched(tmp_path, data_dir):
+        with pytest.raises(exceptions.InvalidArgument, match="not a readable agent package"):
+            agents.restore_agent(request=cx.RestoreAgentRequest(name=agent.name, agent_content=b"PK\x03\x04junk"))
+        nested = io.BytesIO()
+        with zipfile.ZipFile(nested, "w") as archive:
+            archive.writestr("agent.json", "[" * 100_000)
+        with pytest.raises(exceptions.InvalidArgument, match="not a readable agent package"):
+            agents.restore_agent(request=cx.RestoreAgentRequest(name=agent.name, agent_content=nested.getvalue()))
 
 
 # --- the operation store -------------------------------------------------------------------------------------

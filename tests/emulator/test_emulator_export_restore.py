@@ -88,12 +88,9 @@ def test_restore_keep_refuses_unsupported_settings_and_fallback_drops_them(agent
     agent = create_agent(agents)
     before = _export(agents, agent.name, data_format=JSON_PACKAGE).agent_content
     keep = cx.RestoreAgentRequest.RestoreOption.KEEP
-    # The package is parsed inside the operation (not the RPC handler), so the refusal is its outcome.
     with pytest.raises(exceptions.InvalidArgument, match="advancedSettings"):
-        wait_for(
-            agents.restore_agent(
-                request=cx.RestoreAgentRequest(name=agent.name, agent_content=content, restore_option=keep)
-            )
+        agents.restore_agent(
+            request=cx.RestoreAgentRequest(name=agent.name, agent_content=content, restore_option=keep)
         )
     assert _export(agents, agent.name, data_format=JSON_PACKAGE).agent_content == before
     fallback = cx.RestoreAgentRequest.RestoreOption.FALLBACK
@@ -116,7 +113,7 @@ def test_restore_of_a_zip_without_agent_json_is_refused(agents):
         archive.writestr("flows/x/x.json", json.dumps({"displayName": "x"}))
     agent = create_agent(agents)
     with pytest.raises(exceptions.InvalidArgument, match=r"agent\.json"):
-        wait_for(agents.restore_agent(request=cx.RestoreAgentRequest(name=agent.name, agent_content=buffer.getvalue())))
+        agents.restore_agent(request=cx.RestoreAgentRequest(name=agent.name, agent_content=buffer.getvalue()))
 
 
 def test_export_of_unknown_agent_or_environment(agents):

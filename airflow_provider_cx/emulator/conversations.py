@@ -89,7 +89,7 @@ class Conversations:
                 if cached is not None and cached.record() is record and cached.revision == revision:
                     self._engines.move_to_end(key)
                     return cached.engine
-            # Build under the store lock: the copy and the pinned versions must belong to one revision.
+            # Build under the agent's lock: the copy and the pinned versions must belong to one revision.
             package = environment_package(record, environment) if environment else runtime_copy(record.package)
             overlay_versions(record, package, flow_versions)
             engine = Engine(package)

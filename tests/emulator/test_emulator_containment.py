@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -429,3 +430,60 @@ def test_import_test_cases_parses_in_the_operation(emulator: Any, tmp_path: Path
     # The import's errors are known when it has run: the finished operation's metadata carries them.
     assert [e.status.code for e in op.metadata.errors] == [6, 3]  # ALREADY_EXISTS, INVALID_ARGUMENT
     assert [tc.display_name for tc in test_cases.list_test_cases(parent=agent.name)] == ["one"]
+
+
+def test_work_on_one_agent_does_not_wait_for_another(emulator: Any) -> None:
+    """An agent held by a long writer (a big export or restore) leaves every other agent usable."""
+    agents = emulator.client(cx.AgentsClient)
+    busy, free = create_test_agent(agents), create_test_agent(agents)
+    store = emulator.backend.store
+    held, release = threading.Event(), threading.Event()
+
+    def long_writer() -> None:
+        with store.write(busy.name):
+            held.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=long_writer)
+    writer.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        assert agents.get_agent(name=free.name, timeout=5).name == free.name
+        agents.update_agent(
+            agent=cx.Agent(name=free.name, display_name="renamed"), update_mask={"paths": ["display_name"]}, timeout=5
+        )
+        assert wait_for(agents.export_agent(request={"name": free.name}), timeout=5).agent_content
+        assert time.monotonic() - started < 4
+        with pytest.raises(exceptions.DeadlineExceeded):
+            agents.get_agent(name=busy.name, timeout=0.5)  # the held one does wait
+    finally:
+        release.set()
+        writer.join()
+    assert agents.get_agent(name=busy.name).name == busy.name
+
+
+def test_deleting_an_agent_waits_for_its_writer(emulator: Any, data_dir: Path) -> None:
+    agents = emulator.client(cx.AgentsClient)
+    agent = create_test_agent(agents)
+    path = data_dir / "agents" / "test-project" / "global" / f"{agent.name.rsplit('/', 1)[1]}.zip"
+    store = emulator.backend.store
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.write(agent.name):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert held.wait(5)
+    deleter = threading.Thread(target=lambda: agents.delete_agent(name=agent.name))
+    deleter.start()
+    time.sleep(0.2)
+    release.set()
+    thread.join()
+    deleter.join()
+    assert not path.exists()  # the writer saved first, then the delete removed the file
+    with pytest.raises(exceptions.NotFound):
+        agents.get_agent(name=agent.name)

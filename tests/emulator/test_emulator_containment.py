@@ -487,3 +487,23 @@ def test_deleting_an_agent_waits_for_its_writer(emulator: Any, data_dir: Path) -
     assert not path.exists()  # the writer saved first, then the delete removed the file
     with pytest.raises(exceptions.NotFound):
         agents.get_agent(name=agent.name)
+
+
+def test_an_export_cannot_land_on_another_agents_saved_file(
+    cx_emulator_factory: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    server = cx_emulator_factory(data_dir=data_dir)
+    agents = server.client(cx.AgentsClient)
+    victim, exporter = create_test_agent(agents), create_test_agent(agents)
+    saved = data_dir / "agents" / "test-project" / "global" / f"{victim.name.rsplit('/', 1)[1]}.zip"
+    before = saved.read_bytes()
+    relative = saved.relative_to(data_dir).as_posix()
+    with untouched(tmp_path, data_dir):
+        for uri in (f"gs://b/../../{relative}", f"gs://../{relative}"):
+            with pytest.raises(exceptions.InvalidArgument):
+                agents.export_agent(request=cx.ExportAgentRequest(name=exporter.name, agent_uri=uri))
+    assert server.backend.operations.wait_idle(timeout=10)
+    assert saved.read_bytes() == before
+    server.stop(grace=None)
+    again = cx_emulator_factory(data_dir=data_dir).client(cx.AgentsClient)
+    assert {a.name for a in again.list_agents(parent=TEST_PARENT)} == {victim.name, exporter.name}

@@ -92,6 +92,8 @@ class DataDir:
             record = self._load_agent_file(path)
             if record is not None:
                 backend.store.add(record)
+        # Attached before loading: operations past the retention limit are dropped, files and all.
+        backend.operations.on_drop.append(self._operation_dropped)
         for op, spilled in self._load_operations():
             if not op.done:
                 op.done = True
@@ -105,7 +107,6 @@ class DataDir:
             backend.operations.add(op, spilled=spilled)
         backend.store.on_change(self._agent_changed)
         backend.operations.on_change.append(self._operation_changed)
-        backend.operations.on_drop.append(self._operation_dropped)
 
     def close(self) -> None:
         if not self._lock_file.closed:

@@ -42,8 +42,9 @@ class in a module-level ``SERVICES``. The server discovers the module; nothing e
 Methods get the raw protobuf request and return the raw protobuf response. Inside them:
 
 - ``self.backend.store.read(agent_name)`` / ``.write(agent_name)``: context managers holding that
-  agent's lock (other agents go on meanwhile) and yielding the ``AgentRecord`` (``.package``, ``.extra(key)`` for the service's own
-  JSON state, ``.snapshots`` for packages it keeps); changes made under ``write`` are persisted.
+  agent's lock (other agents go on meanwhile) and yielding the ``AgentRecord`` (``.package``,
+  ``.extra(key)`` for the service's own JSON state, ``.snapshots`` for packages it keeps);
+  changes made under ``write`` are persisted.
 - raise ``errors.NotFound`` / ``InvalidArgument`` / ``AlreadyExists`` / ``FailedPrecondition`` with
   a message naming the resource; ``names.parse`` checks and splits resource names;
   ``rpc.paginate`` pages lists.

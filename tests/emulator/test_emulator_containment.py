@@ -507,3 +507,21 @@ def test_an_export_cannot_land_on_another_agents_saved_file(
     server.stop(grace=None)
     again = cx_emulator_factory(data_dir=data_dir).client(cx.AgentsClient)
     assert {a.name for a in again.list_agents(parent=TEST_PARENT)} == {victim.name, exporter.name}
+
+
+def test_a_package_that_breaks_the_reader_is_invalid_argument_not_internal(emulator: Any) -> None:
+    agents = emulator.client(cx.AgentsClient)
+    agent = create_test_agent(agents)
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w") as archive:
+        archive.writestr("agent.json", json.dumps({"displayName": "x", "defaultLanguageCode": "en"}))
+        archive.writestr("flows/f/f.json", "[" * 100_000 + "]" * 100_000)  # past the recursion limit
+    fallback = cx.RestoreAgentRequest.RestoreOption.FALLBACK
+    operation = agents.restore_agent(
+        request=cx.RestoreAgentRequest(name=agent.name, agent_content=content.getvalue(), restore_option=fallback)
+    )
+    with pytest.raises(exceptions.InvalidArgument, match="not a readable agent package"):
+        wait_for(operation)
+    assert {f.display_name for f in emulator.client(cx.FlowsClient).list_flows(parent=agent.name)} == {
+        "Default Start Flow"
+    }

@@ -13,6 +13,7 @@ import copy
 import io
 import json
 import zipfile
+import zlib
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -26,7 +27,7 @@ from airflow_provider_cx.emulator.convert import References, durations_to_proto,
 from airflow_provider_cx.emulator.defaults import new_agent_package
 from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument
 from airflow_provider_cx.emulator.store import AgentRecord, AgentStore
-from airflow_provider_cx.package import AgentPackage, read_package, write_zip
+from airflow_provider_cx.package import AgentPackage, PackageError, read_package, write_zip
 
 JSON = Any
 # The Agent message is the schema of agent.json: which settings exist and which values they take.
@@ -82,8 +83,20 @@ def restore_package(record: AgentRecord, package: AgentPackage) -> None:
 
 
 def read_agent_content(content: bytes) -> AgentPackage:
-    """A package from restore content: an emulator BLOB or a JSON-package zip; anything else is refused."""
-    return read_package(agent_content_payload(content))
+    """A package from restore content: an emulator BLOB or a JSON-package zip; anything else is refused.
+
+    Whatever the archive does to the reader (JSON nested past the recursion limit, an encrypted or
+    unsupported entry, a truncated stream) is the caller's input problem: INVALID_ARGUMENT, never
+    INTERNAL.
+    """
+    payload = agent_content_payload(content)
+    try:
+        return read_package(payload)
+    except PackageError:
+        raise
+    except (RuntimeError, zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError) as err:
+        # RuntimeError covers RecursionError, NotImplementedError and "File is encrypted".
+        raise InvalidArgument(f"agent content is not a readable agent package: {type(err).__name__}: {err}") from err
 
 
 def agent_content_payload(content: bytes) -> bytes:

@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -291,5 +292,6 @@ def _from_zip(content: bytes) -> list[dict[str, JSON]]:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             names = sorted(n for n in archive.namelist() if re.search(r"(^|/)testCases/[^/]+\.json$", n))
             return [json.loads(archive.read(n).decode("utf-8-sig")) for n in names]
-    except (zipfile.BadZipFile, ValueError, RecursionError) as err:
-        raise InvalidArgument(f"test case zip cannot be read: {err}") from err
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, RuntimeError) as err:
+        # RuntimeError covers RecursionError, NotImplementedError and "File is encrypted".
+        raise InvalidArgument(f"test case zip cannot be read: {type(err).__name__}: {err}") from err

@@ -31,9 +31,10 @@ SPECIAL_PAGE_NAMES["START_PAGE"] = "Start Page"
 _AGENT_RE = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/agents/(?P<agent>[^/]+)")
 _PARENT_RE = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)$")
 # What an id segment of a resource name may hold: the API's ids are UUIDs, short slugs
-# (projects, locations), special page ids and ``sys.*`` entity types. Anything with a path
+# (projects, locations), special page ids, ``sys.*`` entity types and the percent-encoded
+# ``unresolved~`` references of dangling display names. Anything with a path
 # separator, a control character or whitespace is refused, so a name can never become a path.
-_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.~@:+=-]{1,128}$")
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.~@:+=%-]{1,128}$")
 
 
 def name_problem(name: str) -> str | None:

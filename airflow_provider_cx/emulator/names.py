@@ -158,16 +158,24 @@ NAME_FIELDS = frozenset(
 )
 
 
+# Top-level fields every request that has them must set (Get/List/Create/Delete…, DetectIntent).
+REQUIRED_NAME_FIELDS = ("name", "parent", "session")
+
+
 def check_request_names(request: Any) -> None:
     """INVALID_ARGUMENT naming the field if a resource name in ``request`` is malformed.
 
     Looks at the request's top-level name fields (strings and lists of strings) and at the
-    ``name`` of a resource message it carries (``CreateAgentRequest.agent.name``…). Empty
-    fields are left to the method, which says what it needs.
+    ``name`` of a resource message it carries (``CreateAgentRequest.agent.name``…). A request's
+    own ``name``, ``parent`` or ``session`` must be set; other empty fields are left to the method.
     """
     descriptor = getattr(request, "DESCRIPTOR", None)
     if descriptor is None or not hasattr(request, "ListFields"):
         return
+    for required in REQUIRED_NAME_FIELDS:
+        field = descriptor.fields_by_name.get(required)
+        if field is not None and field.type == field.TYPE_STRING and not getattr(request, required):
+            raise InvalidArgument(f"{required} is required: the resource name this {descriptor.name} acts on")
     for field, value in request.ListFields():
         if field.name not in NAME_FIELDS:
             continue

@@ -525,3 +525,13 @@ def test_a_package_that_breaks_the_reader_is_invalid_argument_not_internal(emula
     assert {f.display_name for f in emulator.client(cx.FlowsClient).list_flows(parent=agent.name)} == {
         "Default Start Flow"
     }
+
+
+def test_an_empty_name_is_refused_naming_the_field(emulator: Any) -> None:
+    with pytest.raises(exceptions.InvalidArgument, match=r"^400 name is required"):
+        emulator.client(cx.AgentsClient).get_agent(request={"name": ""})
+    with pytest.raises(exceptions.InvalidArgument, match=r"^400 parent is required"):
+        emulator.client(cx.FlowsClient).list_flows(request={"parent": ""})
+    query = cx.QueryInput(text=cx.TextInput(text="hi"), language_code="en")
+    with pytest.raises(exceptions.InvalidArgument, match=r"^400 session is required"):
+        emulator.client(cx.SessionsClient).detect_intent(request={"session": "", "query_input": query})

@@ -23,7 +23,8 @@ Architecture (requests flow one way: gRPC -> servicer -> model/store; nothing be
     store.py        AgentStore: every agent held as an AgentPackage (the JSON_PACKAGE export model)
     convert.py      package JSON <-> protos: display-name references <-> resource names, update
                     merges that keep every field the proto does not know
-    resources.py    CRUD of resources inside a package (per-language parts, renames, deletes)
+    resources.py    CRUD of resources inside a package (per-language parts, renames, deletes);
+                    services/crud.py serves it as List/Get/Create/Update/Delete RPCs
     validation.py   ValidateAgent/ValidateFlow = the package lint's findings as ValidationMessages
     persistence.py  --data-dir: one zip per agent, one file per operation (+ one per large
                     result), atomic writes; paths only from validated ids

@@ -13,8 +13,9 @@ from airflow_provider_cx.emulator import validation
 from airflow_provider_cx.emulator.defaults import new_flow_data
 from airflow_provider_cx.emulator.errors import FailedPrecondition
 from airflow_provider_cx.emulator.names import parse, parse_singleton
-from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, flow_by_id, locate
+from airflow_provider_cx.emulator.resources import Kind, Located, find, flow_by_id, locate
 from airflow_provider_cx.emulator.rpc import pb, rpc
+from airflow_provider_cx.emulator.services.crud import ResourceService
 from airflow_provider_cx.package import Resource
 
 FLOW = Kind("flow", "flows", pb(flow_types.Flow), reference_key="targetFlow")

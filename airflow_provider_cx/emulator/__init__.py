@@ -5,23 +5,31 @@ Run it with ``cx-emulator --port 0 [--data-dir DIR] [--tls-cert F --tls-key F] [
 or in tests through the pytest plugin ``airflow_provider_cx.emulator.testing``. The stock
 google-cloud-dialogflow-cx clients are its clients (``server.client(cx.AgentsClient)``).
 
-Architecture (requests flow one way: gRPC -> servicer -> store)::
+Architecture (requests flow one way: gRPC -> servicer -> model/store; nothing below imports above)::
 
     server.py       EmulatorServer: grpc.server + thread pool, port (TLS optional), lifecycle
     rpc.py          Service base class and @rpc; generic handlers that count calls, inject faults
                     and turn ServiceError subclasses (errors.py) into status codes
-    services/       one module per API service: agents, flows, pages, intents, entity_types,
-                    transition_route_groups, webhooks (+ versions, environments, test_cases …)
-    operations.py   google.longrunning.Operations; operations finish after a delay on a timer
+    services/       the wire side, one module (or package) per API service: agents, flows, pages,
+                    intents, entity_types, transition_route_groups, webhooks, versions,
+                    environments, deployments, sessions, operations (google.longrunning) …
+                    A service with much behaviour is a package split the way moto splits one:
+                    ``models.py`` decides (state and rules, package JSON in and out) and
+                    ``responses.py`` translates protos to model calls and back (test_cases/).
+    operations.py   OperationManager: long-running operations and their worker (no wire code)
     admin.py        JSON-over-gRPC admin service on the same port: call counts, callers, faults
     backend.py      what services share: the store, operations, faults, call records, offline GCS,
                     the environment resolver hook
     store.py        AgentStore: every agent held as an AgentPackage (the JSON_PACKAGE export model)
     convert.py      package JSON <-> protos: display-name references <-> resource names, update
                     merges that keep every field the proto does not know
-    resources.py    CRUD of resources inside a package (per-language parts, renames, deletes)
+    resources.py    CRUD of resources inside a package (per-language parts, renames, deletes);
+                    services/crud.py serves it as List/Get/Create/Update/Delete RPCs
     validation.py   ValidateAgent/ValidateFlow = the package lint's findings as ValidationMessages
-    persistence.py  --data-dir: one zip per agent + operations.json, atomic writes
+    persistence.py  --data-dir: one zip per agent, one file per operation (+ one per large
+                    result), atomic writes; paths only from validated ids
+    files.py        atomic writes and the removal of stale temp files at start
+    names.py        resource names: parsing, and the check every RPC runs on its name fields
     runtime/        the conversation engine (Sessions, test-case runs) — a separate package
 
 State is the agent package itself, so ExportAgent (JSON_PACKAGE) is ``write_zip`` of the stored
@@ -34,14 +42,17 @@ method per RPC with ``@rpc(RequestType, ResponseType)`` (proto-plus or protobuf 
 class in a module-level ``SERVICES``. The server discovers the module; nothing else to register.
 Methods get the raw protobuf request and return the raw protobuf response. Inside them:
 
-- ``self.backend.store.read(agent_name)`` / ``.write(agent_name)``: context managers holding the
-  store lock and yielding the ``AgentRecord`` (``.package``, ``.extra(key)`` for the service's own
-  JSON state, ``.snapshots`` for packages it keeps); changes made under ``write`` are persisted.
+- ``self.backend.store.read(agent_name)`` / ``.write(agent_name)``: context managers holding that
+  agent's lock (other agents go on meanwhile) and yielding the ``AgentRecord`` (``.package``,
+  ``.extra(key)`` for the service's own JSON state, ``.snapshots`` for packages it keeps);
+  changes made under ``write`` are persisted.
 - raise ``errors.NotFound`` / ``InvalidArgument`` / ``AlreadyExists`` / ``FailedPrecondition`` with
   a message naming the resource; ``names.parse`` checks and splits resource names;
   ``rpc.paginate`` pages lists.
-- ``self.backend.start_operation(project, location, work)`` for long-running methods: validate
-  first, then return the operation; ``work()`` runs later and returns the response message.
+- ``self.backend.start_operation(project, location, work, key=agent_name)`` for long-running
+  methods: validate first, then return the operation; ``work()`` runs later (parse and persist
+  there, not in the handler) and returns the response message. Operations of one ``key`` run in
+  order, of different keys concurrently.
 - ``self.backend.register_environment_resolver(fn)`` makes ExportAgent's ``environment`` work:
   ``fn(record, environment_name) -> AgentPackage`` (the flow versions that environment serves).
 

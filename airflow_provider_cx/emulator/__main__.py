@@ -1,7 +1,8 @@
 """``cx-emulator`` / ``python -m airflow_provider_cx.emulator``: run the emulator until stopped.
 
-Prints ``cx-emulator listening on HOST:PORT`` once the port is bound (``--port 0`` picks a free
-one), then serves until SIGINT or SIGTERM.
+Prints ``cx-emulator listening on HOST:PORT`` as its first line once the port is bound (``--port 0``
+picks a free one; a port in use is an error), then where its state lives and the line to export
+for clients (``export DIALOGFLOW_CX_EMULATOR_HOST=HOST:PORT``), and serves until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
+from airflow_provider_cx import __version__
+from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.faults import FaultPlan, FaultSpecError
+from airflow_provider_cx.emulator.operations import check_delay
 from airflow_provider_cx.emulator.persistence import DataDirError
+
+# The variable the provider's hook reads (hooks/credentials.py); the emulator must not import hooks.
+EMULATOR_HOST_ENV = "DIALOGFLOW_CX_EMULATOR_HOST"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +45,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-workers", type=int, default=32, help="server threads (default 32)")
     parser.add_argument("--log-level", default="WARNING", help="Python log level (default WARNING)")
+    parser.add_argument("--version", action="version", version=f"cx-emulator {__version__}")
     return parser
+
+
+def startup_lines(address: str, data_dir: str | None, secure: bool) -> list[str]:
+    """What the emulator prints once it serves; the first line is what scripts wait for."""
+    state = (
+        f"cx-emulator data dir: {Path(data_dir).resolve()} (kept across restarts)"
+        if data_dir
+        else "cx-emulator data dir: none (state in memory; gs:// in a temporary directory)"
+    )
+    lines = [f"cx-emulator listening on {address}", state]
+    if secure:
+        lines.append("cx-emulator serves TLS: clients must trust --tls-cert")
+    lines.append(f"export {EMULATOR_HOST_ENV}={address}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
-    if args.operation_delay < 0:
-        parser.error("--operation-delay must not be negative")
+    try:
+        check_delay(args.operation_delay)
+    except InvalidArgument as err:
+        parser.error(f"--operation-delay: {err.message}")
     try:
         faults = FaultPlan.parse(args.faults)
     except (FaultSpecError, OSError) as err:
@@ -73,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"cx-emulator listening on {server.address}", flush=True)
+    print("\n".join(startup_lines(server.address, args.data_dir, server.secure)), flush=True)
     stop.wait()
     server.stop(grace=2.0)
     return 0

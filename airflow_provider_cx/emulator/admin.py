@@ -15,15 +15,28 @@ Its own calls are not counted and never fail by injection.
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import grpc
 
 from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.faults import FaultPlan, FaultSpecError
+from airflow_provider_cx.emulator.operations import check_delay
 from airflow_provider_cx.emulator.rpc import Service, rpc
 
 ADMIN_SERVICE = "cx.emulator.v1.Admin"
+
+
+@dataclass(frozen=True)
+class MalformedJson:
+    """What a request that is not JSON deserializes to; the method answers INVALID_ARGUMENT.
+
+    Raising in the deserializer would make grpc answer INTERNAL "Exception deserializing request!"
+    without running the method, so the problem is carried to the method instead.
+    """
+
+    problem: str
 
 
 class JsonDocument:
@@ -33,8 +46,8 @@ class JsonDocument:
     def FromString(data: bytes) -> Any:
         try:
             return json.loads(data.decode() or "{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InvalidArgument(f"admin request is not JSON: {err}") from err
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            return MalformedJson(f"admin request is not JSON: {err}")
 
     @staticmethod
     def SerializeToString(value: Any) -> bytes:
@@ -47,6 +60,7 @@ class AdminService(Service):
 
     @rpc(JsonDocument, JsonDocument)
     def get_stats(self, request: Any, context: grpc.ServicerContext) -> Any:
+        _document(request)
         return self.backend.calls.snapshot()
 
     @rpc(JsonDocument, JsonDocument)
@@ -60,6 +74,10 @@ class AdminService(Service):
 
     @rpc(JsonDocument, JsonDocument)
     def set_faults(self, request: Any, context: grpc.ServicerContext) -> Any:
+        request = _document(request)
+        if not isinstance(request, dict):
+            # FaultPlan.parse reads a string as a file path: the admin interface takes JSON objects only.
+            raise InvalidArgument("set_faults needs a fault plan as a JSON object")
         try:
             plan = FaultPlan.parse(request or None)
         except FaultSpecError as err:
@@ -69,11 +87,19 @@ class AdminService(Service):
 
     @rpc(JsonDocument, JsonDocument)
     def set_operation_delay(self, request: Any, context: grpc.ServicerContext) -> Any:
-        seconds = request.get("seconds") if isinstance(request, dict) else None
-        if not isinstance(seconds, int | float) or seconds < 0:
-            raise InvalidArgument('set_operation_delay needs {"seconds": <non-negative number>}')
-        self.backend.operations.delay = float(seconds)
-        return {"seconds": float(seconds)}
+        request = _document(request)
+        if not isinstance(request, dict) or "seconds" not in request:
+            raise InvalidArgument('set_operation_delay needs {"seconds": <number from 0 to 3600>}')
+        seconds = check_delay(request["seconds"])
+        self.backend.operations.delay = seconds
+        return {"seconds": seconds}
+
+
+def _document(request: Any) -> Any:
+    """The request's JSON, or INVALID_ARGUMENT if it was not JSON."""
+    if isinstance(request, MalformedJson):
+        raise InvalidArgument(request.problem)
+    return request
 
 
 class AdminClient:
@@ -92,19 +118,19 @@ class AdminClient:
         return stub(body if body is not None else {}, timeout=self._timeout)
 
     def stats(self) -> dict[str, Any]:
-        return self._call("GetStats")
+        return cast(dict[str, Any], self._call("GetStats"))
 
     def counts(self) -> dict[str, int]:
-        return self.stats()["counts"]
+        return cast(dict[str, int], self.stats()["counts"])
 
     def reset_stats(self) -> None:
         self._call("ResetStats")
 
     def faults(self) -> dict[str, Any]:
-        return self._call("GetFaults")
+        return cast(dict[str, Any], self._call("GetFaults"))
 
     def set_faults(self, plan: dict[str, Any] | None) -> dict[str, Any]:
-        return self._call("SetFaults", plan or {})
+        return cast(dict[str, Any], self._call("SetFaults", plan or {}))
 
     def set_operation_delay(self, seconds: float) -> None:
         self._call("SetOperationDelay", {"seconds": seconds})

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
-import grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
-from airflow_provider_cx.emulator.rpc import Service, generic_handler
+from airflow_provider_cx.emulator.operations import Finished
 
 V3 = "google.cloud.dialogflow.cx.v3"
 V3BETA1 = "google.cloud.dialogflow.cx.v3beta1"
@@ -134,6 +133,8 @@ def in_caller_version(work: Callable[[], Any], metadata: Message | None) -> tupl
 
     def run() -> Any:
         response = context.run(work)
+        if isinstance(response, Finished):  # response and metadata known only at the end
+            return Finished(as_caller_in(response.response, package), as_caller_in(response.metadata, package))
         return as_caller_in(response, package) if isinstance(response, Message) else response
 
     return run, (as_caller_in(metadata, package) if metadata is not None else None)
@@ -143,14 +144,3 @@ def as_caller_in(message: Message, package: str) -> Message:
     """``message`` as its twin in ``package`` (outside a call's context)."""
     twin = _twin_class(message.DESCRIPTOR.full_name, package)
     return _reparse(message, twin) if twin is not None else message
-
-
-# --- serving ------------------------------------------------------------------------------------
-def other_version_handlers(services: Iterable[Service]) -> list[grpc.GenericRpcHandler]:
-    """The v3beta1 handlers of every v3 servicer: same methods, same servicer, same store."""
-    handlers = []
-    for service in services:
-        name = service_in(service.SERVICE, V3BETA1)
-        if name is not None:
-            handlers.append(generic_handler(service, name, functools.partial(serving, V3BETA1)))
-    return handlers

@@ -38,17 +38,20 @@ class Backend:
         operation_delay: float = 0.5,
         faults: FaultPlan | None = None,
         gcs_root: str | Path | None = None,
+        results_dir: str | Path | None = None,
     ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if gcs_root is None or results_dir is None:
+            # Without a data dir, gs:// objects and large operation results live here until close().
+            self._tmp = tempfile.TemporaryDirectory(prefix="cx-emulator-")
+            gcs_root = gcs_root if gcs_root is not None else Path(self._tmp.name) / "gcs"
+            results_dir = results_dir if results_dir is not None else Path(self._tmp.name) / "operations"
         self.store = AgentStore()
         # Watches the store before persistence does, so each change's history is saved with it.
         self.changes = ChangeHistory(self.store)
-        self.operations = OperationManager(delay=operation_delay)
+        self.operations = OperationManager(operation_delay, results_dir=results_dir)
         self.faults = FaultInjector(faults)
         self.calls = CallRecorder()
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if gcs_root is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="cx-emulator-gcs-")
-            gcs_root = self._tmp.name
         self.gcs = open_gcs(gcs_root)
         self._environment_resolver: EnvironmentResolver | None = None
 
@@ -58,14 +61,15 @@ class Backend:
         self.calls.record(full_method, context)
         self.faults.before_call(full_method)
 
-    def start_operation(self, project: str, location: str, work: Work, metadata: Any = None) -> Any:
+    def start_operation(self, project: str, location: str, work: Work, metadata: Any = None, *, key: str = "") -> Any:
         """Start a long-running operation for the current RPC (fault injection may make it fail).
 
         ``metadata`` is the method's metadata message (e.g. BatchRunTestCasesMetadata); default Struct.
+        ``key`` is the agent the work changes: operations of one agent run in order, others in parallel.
         """
         fail = self.faults.operation_failure(current_method.get())
         work, metadata = in_caller_version(work, metadata)
-        return self.operations.start(project, location, work, fail=fail, metadata=metadata)
+        return self.operations.start(project, location, work, fail=fail, metadata=metadata, key=key)
 
     # --- environments -------------------------------------------------------------------------
     def register_environment_resolver(self, resolver: EnvironmentResolver) -> None:

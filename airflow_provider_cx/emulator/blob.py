@@ -28,6 +28,11 @@ def is_blob(content: bytes) -> bool:
 
 
 def decode_blob(content: bytes) -> AgentPackage:
+    return read_package(blob_payload(content))
+
+
+def blob_payload(content: bytes) -> bytes:
+    """The checked payload of a BLOB (header and checksum verified; nothing parsed yet)."""
     if not is_blob(content):
         raise InvalidArgument("agent content is not a BLOB exported by this emulator (unknown header)")
     header = content[len(MAGIC) : len(MAGIC) + _HEADER.size]
@@ -39,4 +44,4 @@ def decode_blob(content: bytes) -> AgentPackage:
     payload = content[len(MAGIC) + _HEADER.size :]
     if hashlib.sha256(payload).digest() != digest:
         raise InvalidArgument("agent BLOB is corrupt (checksum mismatch)")
-    return read_package(payload)
+    return payload

@@ -19,8 +19,13 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from google.cloud.dialogflowcx_v3.types import webhook as webhook_types
+from google.protobuf import json_format
+
+from airflow_provider_cx.emulator import snapshots
+from airflow_provider_cx.emulator.convert import References, from_message
 from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.runtime import Engine, SessionState
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     from airflow_provider_cx.emulator.backend import Backend
     from airflow_provider_cx.emulator.store import AgentRecord
 
+_Webhook = webhook_types.Webhook.pb()
 MAX_ENGINES = 64
 MAX_SESSIONS = 10_000
 SESSION_TTL_SECONDS = 30 * 60
@@ -83,7 +89,7 @@ class Conversations:
                 if cached is not None and cached.record() is record and cached.revision == revision:
                     self._engines.move_to_end(key)
                     return cached.engine
-            # Build under the store lock: the copy and the pinned versions must belong to one revision.
+            # Build under the agent's lock: the copy and the pinned versions must belong to one revision.
             package = environment_package(record, environment) if environment else runtime_copy(record.package)
             overlay_versions(record, package, flow_versions)
             engine = Engine(package)
@@ -136,21 +142,44 @@ def conversations_of(backend: Backend) -> Conversations:
 
 # --- environments and flow versions (kept by the versions/environments services) ----------------------------
 def environment_package(record: AgentRecord, environment: str) -> AgentPackage:
-    """A copy of what the environment serves: the draft with its pinned flow versions laid over it."""
+    """A copy of what the environment serves: the draft with its pinned flow versions laid over it,
+    and its ``webhook_config.webhook_overrides`` in place of the agent's webhooks of the same name.
+    """
     path = parse(environment, ("environments",), "environment")
     if path.agent_name != record.name:
         raise InvalidArgument(f"environment {environment} does not belong to agent {record.name}")
-    from airflow_provider_cx.emulator import snapshots
+    env_id = path.segments[0][1]
+    package = snapshots.environment_package(record, env_id)
+    override_webhooks(record, package, snapshots.environment_state(record, env_id))
+    return package
 
-    return snapshots.environment_package(record, path.segments[0][1])
+
+def override_webhooks(record: AgentRecord, package: AgentPackage, environment: dict[str, Any]) -> None:
+    """Lay an environment's webhook overrides (Environment JSON) over ``package``'s webhooks.
+
+    An override names the webhook it replaces; everything it sets but the name and display name
+    (the URI, headers, timeout, service directory, disabled) replaces the webhook's, so every
+    conversation on the environment calls the override's endpoint instead of the agent's.
+    """
+    overrides = (environment.get("webhookConfig") or {}).get("webhookOverrides") or []
+    if not overrides:
+        return
+    refs = References(record)
+    by_id = {hook.id: hook for hook in package.webhooks}
+    for override in overrides:
+        message = json_format.ParseDict(override, _Webhook(), ignore_unknown_fields=True)
+        target = by_id.get(message.name.rsplit("/", 1)[-1])
+        if target is None:  # validated when the environment was saved; the webhook was deleted since
+            continue
+        data = from_message(message, refs)
+        data.pop("displayName", None)
+        target.data = {**target.data, **data}
 
 
 def overlay_versions(record: AgentRecord, package: AgentPackage, versions: Sequence[str]) -> None:
     """Serve the given flow versions (``QueryParameters.flow_versions``) instead of what ``package`` has."""
     if not versions:
         return
-    from airflow_provider_cx.emulator import snapshots
-
     seen: set[str] = set()
     for version in versions:
         path = parse(version, ("flows", "versions"), "flow version")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote
 
 from google.protobuf import json_format
@@ -141,7 +141,7 @@ class References:
         for flow in flows:
             page = self._page_index(flow).by_id(page_id) if flow else None
             if page is not None:
-                return page.display_name
+                return str(page.display_name)
         raise InvalidArgument(f"page {name} does not exist in agent {self.agent}")
 
     def route_group_display(self, name: str) -> str:
@@ -155,7 +155,7 @@ class References:
         group = self._flow_group_index(flow).by_id(group_id) if flow else self._agent_groups.by_id(group_id)
         if group is None:
             raise InvalidArgument(f"transition route group {name} does not exist in agent {self.agent}")
-        return group.display_name
+        return str(group.display_name)
 
     def intent_display(self, name: str) -> str:
         return self._display(name, "intents", self._intents, "intent")
@@ -186,7 +186,7 @@ class References:
         res = index.by_id(ident)
         if res is None:
             raise InvalidArgument(f"{what} {name} does not exist in agent {self.agent}")
-        return res.display_name
+        return str(res.display_name)
 
     # --- per-flow indexes ---------------------------------------------------------------------
     def _page_index(self, flow: Flow) -> _Index:
@@ -236,7 +236,7 @@ def _segment(name: str, collection: str) -> str | None:
 def _rewrite(value: JSON, rules: dict[str, Callable[[str], str]]) -> JSON:
     """A copy of ``value`` with every string (or list of strings) under a rule's key rewritten."""
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, JSON] = {}
         for key, item in value.items():
             rule = rules.get(key)
             if rule is not None and isinstance(item, str) and item:
@@ -290,7 +290,7 @@ def to_message(data: dict[str, JSON], message_cls: type[Message], refs: Referenc
     (carried as unknown fields of the ``message_cls`` returned).
     """
     spoken = for_caller(message_cls)
-    converted = durations_to_proto(_rewrite(data, _to_names(refs, flow)), spoken.DESCRIPTOR)
+    converted = durations_to_proto(_rewrite(data, _to_names(refs, flow)), _descriptor(spoken))
     converted.pop("name", None)
     message = spoken()
     try:
@@ -304,9 +304,15 @@ def to_message(data: dict[str, JSON], message_cls: type[Message], refs: Referenc
 def from_message(message: Message, refs: References) -> dict[str, JSON]:
     """The package dict for an API message (references as display names, no ``name``)."""
     message = as_caller(message)
-    data = _durations_to_package(json_format.MessageToDict(message), message.DESCRIPTOR)
+    data = _durations_to_package(json_format.MessageToDict(message), _descriptor(message))
     data.pop("name", None)
-    return _rewrite(data, _to_displays(refs))
+    rewritten: dict[str, JSON] = _rewrite(data, _to_displays(refs))
+    return rewritten
+
+
+def _descriptor(message: Message | type[Message]) -> Descriptor:
+    # The upb runtime's descriptor class is not the pure-Python one the stubs name; same interface.
+    return cast(Descriptor, message.DESCRIPTOR)
 
 
 def normalise(data: dict[str, JSON], message_cls: type[Message], refs: References, flow: Flow | None) -> JSON:
@@ -422,15 +428,18 @@ def merge_update(
             merged[key] = raw[key]
         else:
             merged.pop(key, None)
-    return merged
+    result: dict[str, JSON] = merged
+    return result
 
 
-def _merge_path(target: dict, norm: dict, new: dict, descriptor: Descriptor, path: list[str]) -> None:
+def _merge_path(
+    target: dict[str, JSON], norm: dict[str, JSON], new: dict[str, JSON], descriptor: Descriptor, path: list[str]
+) -> None:
     key, rest = path[0], path[1:]
     field = _json_fields(descriptor).get(key)
     if rest and field is not None and field.message_type is not None and not field.is_repeated:
-        child_new = new.get(key) if isinstance(new.get(key), dict) else {}
-        child_norm = norm.get(key) if isinstance(norm.get(key), dict) else {}
+        child_new: dict[str, JSON] = new[key] if isinstance(new.get(key), dict) else {}
+        child_norm: dict[str, JSON] = norm[key] if isinstance(norm.get(key), dict) else {}
         child = target.setdefault(key, {})
         if not isinstance(child, dict):
             child = target[key] = {}
@@ -491,7 +500,7 @@ def _same_map(left: JSON, right: JSON) -> bool:
     def json_key(entry: JSON) -> Any:
         return (entry.get("key"), repr(entry.get("value"))) if isinstance(entry, dict) else repr(entry)
 
-    return entries(left) == entries(right)
+    return bool(entries(left) == entries(right))
 
 
 def _merge_list(raw: JSON, norm: JSON, new: JSON, descriptor: Descriptor) -> JSON:

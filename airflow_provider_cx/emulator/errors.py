@@ -35,3 +35,18 @@ class FailedPrecondition(ServiceError):
 
 class Unimplemented(ServiceError):
     code = grpc.StatusCode.UNIMPLEMENTED
+
+
+def status_of(err: Exception) -> tuple[grpc.StatusCode, str] | None:
+    """The status a refusal raised by a method or an operation's work maps to; None for a bug.
+
+    Package errors (a malformed agent package, an unsafe archive) are the caller's input problem,
+    as the real service reports them: INVALID_ARGUMENT with the reader's message.
+    """
+    from airflow_provider_cx.package import PackageError
+
+    if isinstance(err, ServiceError):
+        return err.code, err.message
+    if isinstance(err, PackageError):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(err)
+    return None

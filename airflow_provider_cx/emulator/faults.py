@@ -28,6 +28,8 @@ import grpc
 from airflow_provider_cx.emulator.errors import ServiceError
 
 _CODES = {code.name: code for code in grpc.StatusCode}
+#: The largest latency a plan may add to a call (ms): a minute, well past any client deadline worth testing.
+MAX_LATENCY_MS = 60_000.0
 
 
 class FaultSpecError(ValueError):
@@ -43,19 +45,26 @@ class MethodFaults:
     operation_error_code: str = "INTERNAL"
 
     @classmethod
-    def from_dict(cls, pattern: str, data: dict[str, Any]) -> MethodFaults:
+    def from_dict(cls, pattern: str, data: Any) -> MethodFaults:
+        if not isinstance(data, dict):
+            raise FaultSpecError(f"faults for {pattern!r} must be a JSON object")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise FaultSpecError(f"faults for {pattern!r}: unknown keys {sorted(unknown)}")
-        faults = cls(**{**data, "codes": tuple(data.get("codes", cls.codes))})
-        for rate in ("error_rate", "operation_failure_rate"):
-            if not 0.0 <= float(getattr(faults, rate)) <= 1.0:
-                raise FaultSpecError(f"faults for {pattern!r}: {rate} must be between 0 and 1")
-        if faults.latency_ms < 0:
-            raise FaultSpecError(f"faults for {pattern!r}: latency_ms must not be negative")
-        for code in (*faults.codes, faults.operation_error_code):
-            if code not in _CODES or code == "OK":
-                raise FaultSpecError(f"faults for {pattern!r}: {code!r} is not a gRPC error code")
+        codes = data.get("codes", cls.codes)
+        if not isinstance(codes, list | tuple) or not codes or not all(isinstance(c, str) for c in codes):
+            raise FaultSpecError(f"faults for {pattern!r}: codes must be a non-empty list of gRPC code names")
+        numbers = {}
+        for key, limit in (("error_rate", 1.0), ("operation_failure_rate", 1.0), ("latency_ms", MAX_LATENCY_MS)):
+            value = data.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= limit:
+                raise FaultSpecError(f"faults for {pattern!r}: {key} must be a number from 0 to {limit:g}")
+            numbers[key] = float(value)
+        code = data.get("operation_error_code", cls.operation_error_code)
+        faults = cls(codes=tuple(codes), operation_error_code=code, **numbers)
+        for name in (*faults.codes, faults.operation_error_code):
+            if not isinstance(name, str) or name not in _CODES or name == "OK":
+                raise FaultSpecError(f"faults for {pattern!r}: {name!r} is not a gRPC error code")
         return faults
 
 
@@ -75,7 +84,7 @@ class FaultPlan:
                 text = Path(spec.removeprefix("@")).read_text()
             try:
                 spec = json.loads(text)
-            except json.JSONDecodeError as err:
+            except (ValueError, RecursionError) as err:
                 raise FaultSpecError(f"fault plan is not valid JSON: {err}") from err
         if not isinstance(spec, dict):
             raise FaultSpecError("a fault plan must be a JSON object")
@@ -85,7 +94,10 @@ class FaultPlan:
         methods = spec.get("methods", {})
         if not isinstance(methods, dict):
             raise FaultSpecError("fault plan: 'methods' must map method patterns to settings")
-        return cls({p: MethodFaults.from_dict(p, d) for p, d in methods.items()}, spec.get("seed"))
+        seed = spec.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise FaultSpecError(f"fault plan: seed must be an integer, got {seed!r}")
+        return cls({p: MethodFaults.from_dict(p, d) for p, d in methods.items()}, seed)
 
     def to_dict(self) -> dict[str, Any]:
         return {

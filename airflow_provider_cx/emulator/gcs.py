@@ -38,6 +38,8 @@ class GcsStore(Protocol):
 
     def check(self, uri: str) -> tuple[str, str]: ...
 
+    def exists(self, uri: str) -> bool: ...
+
     def read(self, uri: str) -> bytes: ...
 
     def write(self, uri: str, content: bytes) -> None: ...
@@ -83,6 +85,9 @@ class LocalGcs:
             raise InvalidArgument(f"{uri!r} is not a valid object URI: it leads outside its bucket")
         return path
 
+    def exists(self, uri: str) -> bool:
+        return self.path_of(uri).is_file()
+
     def read(self, uri: str) -> bytes:
         path = self.path_of(uri)
         if not path.is_file():
@@ -108,6 +113,15 @@ class ApiGcs:
 
     def check(self, uri: str) -> tuple[str, str]:
         return split_object_uri(uri)
+
+    def exists(self, uri: str) -> bool:
+        from google.api_core import exceptions
+
+        bucket, obj = split_object_uri(uri)
+        try:
+            return bool(self._bucket(bucket).blob(obj).exists())
+        except exceptions.GoogleAPICallError as error:
+            raise self._unavailable(uri, error) from error
 
     def read(self, uri: str) -> bytes:
         from google.api_core import exceptions

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import empty_pb2
-
 from airflow_provider_cx.emulator.convert import (
     References,
     from_message,
@@ -26,8 +24,7 @@ from airflow_provider_cx.emulator.convert import (
     to_message,
 )
 from airflow_provider_cx.emulator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from airflow_provider_cx.emulator.names import ResourcePath, parse_any
-from airflow_provider_cx.emulator.rpc import Service, paginate
+from airflow_provider_cx.emulator.names import ResourcePath
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package import Flow, Resource, encode_stem, new_id
 
@@ -304,64 +301,3 @@ def delete(located: Located, kind: Kind, res: Resource, force: bool, always_clea
     if refs:
         clear_references(located, kind, res)
     located.items.remove(res)
-
-
-class ResourceService(Service):
-    """The standard List/Get/Create/Update/Delete of one kind; subclasses declare the RPCs."""
-
-    KIND: Kind
-    NAME_SHAPES: tuple[tuple[str, ...], ...]  # shapes of a resource name below the agent
-    PARENT_SHAPES: tuple[tuple[str, ...], ...]  # shapes of a parent name below the agent (() = the agent)
-
-    def _parent(self, parent: str) -> ResourcePath:
-        return parse_any(parent, list(self.PARENT_SHAPES), f"{self.KIND.what} parent")
-
-    def _name(self, name: str) -> ResourcePath:
-        return parse_any(name, list(self.NAME_SHAPES), self.KIND.what)
-
-    def _parent_of(self, path: ResourcePath) -> ResourcePath:
-        return ResourcePath(path.project, path.location, path.agent_id, path.segments[:-1])
-
-    def list_page(self, parent: str, page_size: int, page_token: str, language_code: str = "") -> tuple[list, str]:
-        path = self._parent(parent)
-        with self.backend.store.read(path.agent_name) as record:
-            located = locate(record, self.KIND, path)
-            language = language_of(record, language_code)
-            refs = References(record)
-            items, token = paginate(located.items, page_size, page_token)
-            return [message_of(located, self.KIND, r, language, refs) for r in items], token
-
-    def get(self, name: str, language_code: str = "") -> Any:
-        path = self._name(name)
-        with self.backend.store.read(path.agent_name) as record:
-            located = locate(record, self.KIND, self._parent_of(path))
-            res = find(located, self.KIND, path.segments[-1][1])
-            return message_of(located, self.KIND, res, language_of(record, language_code))
-
-    def create(self, parent: str, message: Any, language_code: str = "", defaults: Any = None) -> Any:
-        path = self._parent(parent)
-        with self.backend.store.write(path.agent_name) as record:
-            located = locate(record, self.KIND, path)
-            language = language_of(record, language_code)
-            extra = defaults(record, language) if callable(defaults) else defaults
-            res = create(located, self.KIND, message, language, extra)
-            return message_of(located, self.KIND, res, language)
-
-    def update(self, message: Any, update_mask: Any, language_code: str = "") -> Any:
-        path = self._name(message.name)
-        with self.backend.store.write(path.agent_name) as record:
-            located = locate(record, self.KIND, self._parent_of(path))
-            res = find(located, self.KIND, path.segments[-1][1])
-            language = language_of(record, language_code)
-            update(located, self.KIND, res, message, update_mask, language)
-            return message_of(located, self.KIND, res, language)
-
-    def delete(self, name: str, force: bool = False, check: Callable[[Located, Resource], None] | None = None) -> Any:
-        path = self._name(name)
-        with self.backend.store.write(path.agent_name) as record:
-            located = locate(record, self.KIND, self._parent_of(path))
-            res = find(located, self.KIND, path.segments[-1][1])
-            if check is not None:
-                check(located, res)
-            delete(located, self.KIND, res, force)
-        return empty_pb2.Empty()

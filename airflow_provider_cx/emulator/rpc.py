@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import grpc
 
-from airflow_provider_cx.emulator.errors import InvalidArgument, ServiceError
-from airflow_provider_cx.package import PackageError
+from airflow_provider_cx.emulator.errors import InvalidArgument, status_of
+from airflow_provider_cx.emulator.names import check_request_names
 
 if TYPE_CHECKING:
     from airflow_provider_cx.emulator.backend import Backend
@@ -93,7 +93,9 @@ def generic_handler(
     return grpc.method_handlers_generic_handler(name, handlers)
 
 
-def _wrap(service: Service, full_method: str, func: Callable[[Any, grpc.ServicerContext], Any]) -> Callable:
+def _wrap(
+    service: Service, full_method: str, func: Callable[[Any, grpc.ServicerContext], Any]
+) -> Callable[[Any, grpc.ServicerContext], Any]:
     backend = service.backend
     accounted = service.ACCOUNTED
 
@@ -101,14 +103,14 @@ def _wrap(service: Service, full_method: str, func: Callable[[Any, grpc.Servicer
         try:
             if accounted:
                 backend.before_call(full_method, context)
+                check_request_names(request)
             return func(request, context)
-        except ServiceError as err:
-            code, message = err.code, err.message
-        except PackageError as err:
-            code, message = grpc.StatusCode.INVALID_ARGUMENT, str(err)
-        except Exception as err:  # a bug: report it to the caller instead of a bare "unknown error"
-            log.exception("emulator: %s failed", full_method)
-            code, message = grpc.StatusCode.INTERNAL, f"emulator error in {full_method}: {type(err).__name__}: {err}"
+        except Exception as err:
+            refused = status_of(err)
+            if refused is None:  # a bug: report it to the caller instead of a bare "unknown error"
+                log.exception("emulator: %s failed", full_method)
+                refused = grpc.StatusCode.INTERNAL, f"emulator error in {full_method}: {type(err).__name__}: {err}"
+            code, message = refused
         context.abort(code, message)
 
     return handle
@@ -137,6 +139,9 @@ def _decode_token(token: str) -> int:
         prefix, _, value = text.partition(":")
         if prefix != "offset":
             raise ValueError(text)
-        return int(value)
+        offset = int(value)
+        if offset < 0 or str(offset) != value:
+            raise ValueError(text)
+        return offset
     except (ValueError, binascii.Error, UnicodeDecodeError) as err:
         raise InvalidArgument(f"page_token {token!r} is not a token this server issued") from err

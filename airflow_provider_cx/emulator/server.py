@@ -10,16 +10,15 @@ from typing import Any, TypeVar
 import grpc
 
 from airflow_provider_cx.emulator.admin import AdminClient, AdminService
-from airflow_provider_cx.emulator.api_version import other_version_handlers
+from airflow_provider_cx.emulator.api_surface import other_version_handlers
 from airflow_provider_cx.emulator.backend import Backend
 from airflow_provider_cx.emulator.faults import FaultPlan
-from airflow_provider_cx.emulator.operations import OperationsService
 from airflow_provider_cx.emulator.rpc import Service, generic_handler
 from airflow_provider_cx.emulator.services import discover
 
 log = logging.getLogger(__name__)
 C = TypeVar("C")
-CORE_SERVICES: list[type[Service]] = [OperationsService, AdminService]
+CORE_SERVICES: list[type[Service]] = [AdminService]
 
 
 class EmulatorServer:
@@ -64,7 +63,8 @@ class EmulatorServer:
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
         gcs_root = self.data_dir / "gcs" if self.data_dir is not None else None
-        self.backend = Backend(self.operation_delay, self.fault_plan, gcs_root)
+        results_dir = self.data_dir / "operations" if self.data_dir is not None else None
+        self.backend = Backend(self.operation_delay, self.fault_plan, gcs_root, results_dir)
         try:
             if self.data_dir is not None:
                 from airflow_provider_cx.emulator.persistence import DataDir
@@ -85,7 +85,13 @@ class EmulatorServer:
         assert self.backend is not None
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="cx-emulator"),
-            options=[("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_message_length", 256 << 20)],
+            options=[
+                ("grpc.max_receive_message_length", 256 << 20),
+                ("grpc.max_send_message_length", 256 << 20),
+                # grpc sets SO_REUSEPORT by default: a second emulator would then bind a port another
+                # one holds and both would answer. Without it a port in use is a bind error.
+                ("grpc.so_reuseport", 0),
+            ],
         )
         self.services = {}
         for cls in self.service_classes:
@@ -103,9 +109,9 @@ class EmulatorServer:
                 bound = server.add_insecure_port(target)
         except RuntimeError:
             bound = 0
-        if not bound:
+        if not bound or (self.port and bound != self.port):
             server.stop(None)
-            raise OSError(f"cannot bind the emulator to {target}")
+            raise OSError(f"cannot bind the emulator to {target}: the port is in use or the address is not local")
         self.port = bound
         server.start()
         self._server = server

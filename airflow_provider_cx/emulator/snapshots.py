@@ -1,4 +1,7 @@
-"""Flow versions as stored snapshots, and what an environment serves.
+"""Flow versions as stored snapshots, and what an environment serves: the model behind Versions.
+
+The Versions service (``services/versions.py``) translates requests and protos and calls the
+functions here, which capture, add, rename, delete, load and compare versions.
 
 A flow version is an immutable copy of one flow (its pages and flow-level route groups) and of the
 agent-level resources it refers to (intents, entity types, webhooks, agent route groups), kept as an
@@ -22,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from google.protobuf import timestamp_pb2
+
 from airflow_provider_cx.emulator.errors import FailedPrecondition, InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import ResourcePath, parse
 from airflow_provider_cx.emulator.store import AgentRecord
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
     from airflow_provider_cx.emulator.backend import Backend
 
 JSON = Any
+MAX_DISPLAY_NAME = 64
+MAX_DESCRIPTION = 500
 VERSIONS_KEY = "versions"
 ENVIRONMENTS_KEY = "environments"
 # Agent-level collections a version carries, in the order an overlay applies them.
@@ -102,7 +109,7 @@ def snapshot_key(flow_id: str, version_id: str) -> str:
 
 def flow_versions(record: AgentRecord, flow_id: str) -> dict[str, JSON]:
     """``{"nextId": n, "versions": {id: Version JSON}}`` of one flow (created empty on first use)."""
-    state = record.extra(VERSIONS_KEY).setdefault(flow_id, {"nextId": 1, "versions": {}})
+    state: dict[str, JSON] = record.extra(VERSIONS_KEY).setdefault(flow_id, {"nextId": 1, "versions": {}})
     return state
 
 
@@ -129,6 +136,62 @@ def version_flow(record: AgentRecord, version_name: str) -> Flow:
     return version_snapshot(record, flow_id, version_id).flows[0]
 
 
+def version_ids_newest_first(record: AgentRecord, flow_id: str) -> list[str]:
+    stored = record.extras.get(VERSIONS_KEY, {}).get(flow_id, {}).get("versions", {})
+    return sorted(stored, key=int, reverse=True)
+
+
+def add_version(record: AgentRecord, flow_id: str, stored: dict[str, JSON], captured: AgentPackage) -> str:
+    """Commit a captured version of a flow with its Version JSON; returns its id (consecutive per flow)."""
+    state = flow_versions(record, flow_id)
+    version_id = str(state["nextId"])
+    state["nextId"] += 1
+    state["versions"][version_id] = stored
+    record.snapshots[snapshot_key(flow_id, version_id)] = captured
+    return version_id
+
+
+def update_version_text(
+    record: AgentRecord, flow_id: str, version_id: str, *, display_name: str | None, description: str | None
+) -> None:
+    """Change a version's display name and/or description (None leaves one as it is), within the API's limits."""
+    version_snapshot(record, flow_id, version_id)
+    stored = flow_versions(record, flow_id)["versions"][version_id]
+    display = display_name if display_name is not None else stored.get("displayName", "")
+    text = description if description is not None else stored.get("description", "")
+    check_text(f"version {record.name}/flows/{flow_id}/versions/{version_id}", display, text)
+    stored["displayName"], stored["description"] = display, text
+
+
+def delete_version(record: AgentRecord, flow_id: str, version_id: str) -> None:
+    """Delete a version no environment pins (FAILED_PRECONDITION naming them otherwise)."""
+    version_snapshot(record, flow_id, version_id)
+    using = environments_using(record, flow_id, version_id)
+    if using:
+        raise FailedPrecondition(
+            f"flow version {record.name}/flows/{flow_id}/versions/{version_id} is used by environment(s) "
+            f"{', '.join(using)}; point them at another version before deleting it"
+        )
+    del flow_versions(record, flow_id)["versions"][version_id]
+    del record.snapshots[snapshot_key(flow_id, version_id)]
+
+
+def now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def check_text(what: str, display_name: str, description: str) -> None:
+    """The limits the API documents for display names and descriptions of versions and environments."""
+    if not display_name.strip():
+        raise InvalidArgument(f"{what}: display_name must be set")
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise InvalidArgument(f"{what}: display_name is {len(display_name)} characters; the limit is 64")
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidArgument(f"{what}: description is {len(description)} characters; the limit is 500")
+
+
 # --- environments ------------------------------------------------------------------------------------
 def environment_id_of(record: AgentRecord, environment: str) -> str:
     """The id of an environment given by id or by full resource name (which must be of this agent)."""
@@ -142,7 +205,7 @@ def environment_id_of(record: AgentRecord, environment: str) -> str:
 
 def environment_entry(record: AgentRecord, environment: str) -> dict[str, JSON]:
     env_id = environment_id_of(record, environment)
-    entry = record.extras.get(ENVIRONMENTS_KEY, {}).get(env_id)
+    entry: dict[str, JSON] | None = record.extras.get(ENVIRONMENTS_KEY, {}).get(env_id)
     if entry is None:
         raise NotFound(f"environment {record.name}/environments/{env_id} not found")
     return entry
@@ -333,3 +396,12 @@ def version_content(snapshot: AgentPackage, language: str) -> dict[str, JSON]:
         "entityTypes": with_language(snapshot.entity_types, "entities", "entities"),
         "webhooks": bodies(snapshot.webhooks),
     }
+
+
+def environments_using(record: AgentRecord, flow_id: str, version_id: str) -> list[str]:
+    """Names of the environments that pin this version."""
+    using = []
+    for env_id in record.extras.get(ENVIRONMENTS_KEY, {}):
+        if pinned_versions(record, env_id).get(flow_id) == version_id:
+            using.append(f"{record.name}/environments/{env_id}")
+    return using

@@ -6,12 +6,16 @@ therefore ``write_zip(record.package)`` and restore is ``read_package``: lossles
 
 Services attach their own state to a record: ``extras[<service key>]`` for JSON data and
 ``snapshots[<key>]`` for whole packages (flow versions, for instance); both are persisted with the
-agent. Everything is guarded by one re-entrant lock; mutations go through :meth:`AgentStore.write`
-so they are saved (atomically) when a data directory is configured.
+agent. Each agent has its own re-entrant lock, so work on one agent (an export encoding a large
+package, a restore saving it) never waits for another agent; the store's lock guards only the
+set of agents. Lock order is always an agent's lock, then the store's, never the reverse.
+Mutations go through :meth:`AgentStore.write` so they are saved (atomically) when a data
+directory is configured.
 """
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +43,8 @@ class AgentRecord:
     # Bumped by every AgentStore.write that may change what the agent is (package, versions,
     # environments), so caches built from it (conversation engines) know when to rebuild.
     revision: int = 0
+    # Held by AgentStore.read/write; never persisted, never compared.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -46,7 +52,8 @@ class AgentRecord:
 
     def extra(self, key: str) -> dict[str, Any]:
         """The JSON-serialisable state a service keeps for this agent (created empty on first use)."""
-        return self.extras.setdefault(key, {})
+        state: dict[str, Any] = self.extras.setdefault(key, {})
+        return state
 
 
 class AgentStore:
@@ -88,28 +95,38 @@ class AgentStore:
                 raise NotFound(f"agent {name} not found")
             return record
 
-    def list(self, project: str, location: str) -> list[AgentRecord]:
+    def list(self, project: str, location: str) -> builtins.list[AgentRecord]:
         with self.lock:
             return sorted(
                 (r for r in self._agents.values() if r.project == project and r.location == location),
                 key=lambda r: (r.create_time, r.agent_id),
             )
 
-    def all(self) -> list[AgentRecord]:
+    def all(self) -> builtins.list[AgentRecord]:
         with self.lock:
             return list(self._agents.values())
 
     def delete(self, name: str) -> None:
-        with self.lock:
-            if self._agents.pop(name, None) is None:
+        record = self.get(name)
+        with record.lock, self.lock:  # a writer of this agent finishes (and saves) before it goes
+            if self._agents.get(name) is not record:
                 raise NotFound(f"agent {name} not found")
+            del self._agents[name]
             self._changed(None, name)
 
     @contextmanager
+    def _held(self, name: str) -> Iterator[AgentRecord]:
+        record = self.get(name)
+        with record.lock:
+            if self._agents.get(name) is not record:  # deleted or replaced while we waited
+                raise NotFound(f"agent {name} not found")
+            yield record
+
+    @contextmanager
     def read(self, name: str) -> Iterator[AgentRecord]:
-        """Hold the lock while reading an agent, so no writer changes it half-way."""
-        with self.lock:
-            yield self.get(name)
+        """Hold the agent's lock while reading it, so no writer changes it half-way."""
+        with self._held(name) as record:
+            yield record
 
     @contextmanager
     def write(self, name: str, *, content: bool = True) -> Iterator[AgentRecord]:
@@ -119,8 +136,7 @@ class AgentStore:
         says the block only records results beside the agent (test results) and leaves the agent
         itself as it was, so its revision stays.
         """
-        with self.lock:
-            record = self.get(name)
+        with self._held(name) as record:
             yield record
             if content:
                 record.revision += 1

@@ -16,7 +16,7 @@ GetFlowValidationResult.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.cloud.dialogflowcx_v3.types import agent as agent_types
@@ -149,9 +149,9 @@ def _flows_for(finding: Finding, record: AgentRecord, users: dict[str, list[Flow
         if flows:
             return flows
     if finding.resource_type == "intent":
-        flows = {f.id: f for name in finding.resource_display_names for f in users.get(name.strip(), [])}
-        if flows:
-            return list(flows.values())
+        by_id = {f.id: f for name in finding.resource_display_names for f in users.get(name.strip(), [])}
+        if by_id:
+            return list(by_id.values())
     return [start] if start is not None else []
 
 
@@ -190,7 +190,7 @@ def _message(finding: Finding, record: AgentRecord, refs: References) -> Any:
         resource_type = _TYPE.AGENT_TRANSITION_ROUTE_GROUP
     message = ValidationMessage(
         resource_type=resource_type or _TYPE.RESOURCE_TYPE_UNSPECIFIED,
-        severity=_SEVERITY[finding.severity],
+        severity=_SEVERITY.__members__[finding.severity],
         detail=f"[{finding.rule_id}] {finding.message}",
     )
     for display in names or [record.display_name]:
@@ -205,7 +205,7 @@ def _resource_name(kind: str, display: str, flow_name: str | None, record: Agent
     flow = record.package.flow(flow_name) if flow_name else None
     if kind == "agent":
         return record.name
-    resolvers = {
+    resolvers: dict[str, Callable[[str], str]] = {
         "flow": refs.flow_ref,
         "page": lambda d: refs.page_ref(flow, d),
         "intent": refs.intent_ref,

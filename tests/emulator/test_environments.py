@@ -11,7 +11,8 @@ from google.protobuf import field_mask_pb2
 from versioning import change_transfers_draft, clients, create_version, export, sample_agent
 
 from airflow_provider_cx.emulator.errors import NotFound
-from airflow_provider_cx.emulator.services.environments import environments, newest_first_page
+from airflow_provider_cx.emulator.services.environments.models import environments
+from airflow_provider_cx.emulator.services.environments.responses import newest_first_page
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.emulator.testing import wait_for
 from airflow_provider_cx.package import read_package

@@ -87,6 +87,21 @@ def test_every_sample_test_case_passes_through_batch_run(api: Any, sample: cx.Ag
     assert test_case.last_test_result.test_result == PASSED
 
 
+def test_the_basic_view_keeps_the_last_test_result_and_leaves_out_only_turns(api: Any) -> None:
+    agent = restore(api, package_bytes(sample_agent_path()))
+    case = all_cases(api, agent)["Find a branch step by step"]
+    assert "last_test_result" not in case  # never run yet
+    (result,) = batch_run(api, agent, [case.name])
+    basic = all_cases(api, agent)["Find a branch step by step"]  # BASIC is the default view
+    assert not basic.test_case_conversation_turns
+    assert basic.last_test_result.name == result.name
+    assert basic.last_test_result.test_result == PASSED
+    assert basic.last_test_result.test_time == result.test_time
+    assert not basic.last_test_result.conversation_turns
+    full = {tc.name: tc for tc in api.test_cases.list_test_cases(request={"parent": agent.name, "view": View.FULL})}
+    assert full[case.name].last_test_result == result
+
+
 def test_run_test_case_is_a_long_running_operation(api: Any, sample: cx.Agent) -> None:
     case = all_cases(api, sample)["Find a branch step by step"]
     op = api.test_cases.run_test_case(request={"name": case.name})

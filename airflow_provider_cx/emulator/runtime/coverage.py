@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_provider_cx.emulator.runtime.index import NEGATIVE_INTENT
 from airflow_provider_cx.emulator.runtime.state import END_FLOW, END_SESSION, START_PAGE
-from airflow_provider_cx.package.model import AgentPackage, Flow
+from airflow_provider_cx.package.model import AgentPackage, Flow, Resource
 
 COVERAGE_TYPES = ("INTENT", "PAGE_TRANSITION", "TRANSITION_ROUTE_GROUP")
 
@@ -78,7 +78,7 @@ def _intent_coverage(package: AgentPackage, steps: list[Step]) -> dict[str, Any]
         for i in package.intents
         if i.display_name.strip() != NEGATIVE_INTENT and not i.data.get("isFallback")
     ]
-    return {"intents": intents, "coverageScore": _score(sum(i["covered"] for i in intents), len(intents))}
+    return {"intents": intents, "coverageScore": _score(sum(bool(i["covered"]) for i in intents), len(intents))}
 
 
 def _target_of(flow: Flow, handler: dict[str, Any]) -> tuple[str, str] | None:
@@ -142,9 +142,11 @@ def _route_group_coverage(package: AgentPackage, steps: list[Step]) -> dict[str,
                 users.setdefault((scope, str(group_name).strip()), []).append((flow.display_name.strip(), page_name))
     coverages = []
     total = covered_total = 0
-    groups = [(f.display_name.strip(), f, g) for f in package.flows for g in f.route_groups]
+    groups: list[tuple[str, Flow | None, Resource]] = [
+        (f.display_name.strip(), f, g) for f in package.flows for g in f.route_groups
+    ]
     groups += [("", None, g) for g in package.route_groups]
-    for scope, flow, group in groups:
+    for scope, owner, group in groups:
         pages = users.get((scope, group.display_name.strip()), [])
         transitions = []
         for route in group.data.get("transitionRoutes", []):
@@ -155,7 +157,7 @@ def _route_group_coverage(package: AgentPackage, steps: list[Step]) -> dict[str,
                 covered = any(
                     _covered(steps, page, target, "")
                     for page in pages
-                    if (target := _target_of(flow or _owner_flow(package, page), route)) is not None
+                    if (target := _target_of(owner or _owner_flow(package, page), route)) is not None
                 )
             transitions.append({"transitionRoute": route, "covered": covered})
         done = sum(t["covered"] for t in transitions)

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from airflow_provider_cx.emulator.runtime.functions import call_function
+from airflow_provider_cx.emulator.runtime.values import as_null, as_number, as_text, equal, truthy
+
 MISSING = None  # an unset parameter evaluates to null
 
 
@@ -255,14 +258,12 @@ Resolver = Callable[[str], Any]
 
 def evaluate(tree: Any, resolve: Resolver) -> Any:
     """Evaluate an AST; ``resolve`` maps a reference such as ``$session.params.x`` to its value."""
-    from airflow_provider_cx.emulator.runtime.functions import call_function
-
     if isinstance(tree, Literal):
         return tree.value
     if isinstance(tree, Ref):
         return resolve(tree.path)
     if isinstance(tree, Call):
-        return call_function(tree.name, [evaluate(arg, resolve) for arg in tree.args])
+        return call_function(tree.name, [evaluate(arg, resolve) for arg in tree.args], condition=_holds)
     if isinstance(tree, Not):
         return not truthy(evaluate(tree.operand, resolve))
     if isinstance(tree, BoolOp):
@@ -279,49 +280,9 @@ def check(condition: str, resolve: Resolver) -> bool:
     return truthy(evaluate(parse_condition(condition), resolve))
 
 
-def truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.lower() not in ("", "false", "null")
-    return bool(value)
-
-
-def _as_null(value: Any) -> Any:
-    return None if isinstance(value, str) and value == "null" else value
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def equal(left: Any, right: Any) -> bool:
-    left, right = _as_null(left), _as_null(right)
-    if left is None or right is None:
-        return left is None and right is None
-    if isinstance(left, bool) or isinstance(right, bool):
-        return _as_text(left).lower() == _as_text(right).lower()
-    ln, rn = _as_number(left), _as_number(right)
-    if ln is not None and rn is not None:
-        return ln == rn
-    if isinstance(left, dict | list) or isinstance(right, dict | list):
-        return left == right
-    return _as_text(left) == _as_text(right)
+def _holds(condition: str) -> bool:
+    """A condition given to ``$sys.func.IF`` as text: references in it are already substituted."""
+    return check(condition, lambda _path: None)
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
@@ -334,13 +295,13 @@ def compare(op: str, left: Any, right: Any) -> bool:
             return any(equal(item, right) for item in left)
         if left is None or right is None:
             return False
-        return _as_text(right).lower() in _as_text(left).lower()
-    left, right = _as_null(left), _as_null(right)
+        return as_text(right).lower() in as_text(left).lower()
+    left, right = as_null(left), as_null(right)
     if left is None or right is None:
         return False
-    ln, rn = _as_number(left), _as_number(right)
+    ln, rn = as_number(left), as_number(right)
     if ln is None or rn is None:
-        ln, rn = _as_text(left), _as_text(right)  # type: ignore[assignment]
+        ln, rn = as_text(left), as_text(right)  # type: ignore[assignment]
     if op == "<":
         return ln < rn  # type: ignore[operator]
     if op == "<=":
@@ -350,8 +311,3 @@ def compare(op: str, left: Any, right: Any) -> bool:
     if op == ">=":
         return ln >= rn  # type: ignore[operator]
     raise ConditionError(f"unknown operator {op!r}")
-
-
-def as_text(value: Any) -> str:
-    """How a value reads inside a condition or a function argument."""
-    return _as_text(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_cx.emulator.runtime.expressions import as_text, check, equal
+from airflow_provider_cx.emulator.runtime.values import as_text, equal
 
 
 class FunctionError(ValueError):
@@ -59,9 +59,9 @@ def _to_number(value: Any) -> Any:
     return _tidy(_num(value, "TO_NUMBER"))
 
 
-def _if(condition: Any, when_true: Any, when_false: Any) -> Any:
-    holds = check(condition, lambda _path: None) if isinstance(condition, str) else bool(condition)
-    return when_true if holds else when_false
+def _if(holds: Callable[[str], bool], condition: Any, when_true: Any, when_false: Any) -> Any:
+    result = holds(condition) if isinstance(condition, str) else bool(condition)
+    return when_true if result else when_false
 
 
 def _contains(container: Any, item: Any) -> bool:
@@ -105,7 +105,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "COUNT": _count,
     "TO_TEXT": lambda value: as_text(value),
     "TO_NUMBER": _to_number,
-    "IF": _if,
+    "IF": _if,  # takes the condition evaluator first (see call_function)
     "LOWER": lambda value: as_text(value).lower(),
     "UPPER": lambda value: as_text(value).upper(),
     "CONTAINS": _contains,
@@ -119,10 +119,16 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 SUPPORTED_FUNCTIONS = tuple(sorted(_FUNCTIONS))
 
 
-def call_function(name: str, args: list[Any]) -> Any:
+def call_function(name: str, args: list[Any], condition: Callable[[str], bool] | None = None) -> Any:
+    """Call ``$sys.func.NAME``; ``condition`` evaluates IF's condition text (the expressions module passes it,
+    which keeps this module below the condition language instead of importing it back)."""
     func = _FUNCTIONS.get(name.upper())
     if func is None:
         raise FunctionError(f"$sys.func.{name} is not supported by the emulator ({', '.join(SUPPORTED_FUNCTIONS)})")
+    if func is _if:
+        if condition is None:
+            raise FunctionError("$sys.func.IF needs a condition evaluator; call it through the expressions module")
+        args = [condition, *args]
     try:
         return func(*args)
     except TypeError as exc:

@@ -134,7 +134,8 @@ class AgentIndex:
         return self.agent_groups.get(name.strip())
 
     def threshold(self, flow: str) -> float:
-        for source in (self.flow(flow).data if self.flow(flow) else {}, self.package.agent):
+        owner = self.flow(flow)
+        for source in (owner.data if owner is not None else {}, self.package.agent):
             value = (source.get("nluSettings") or {}).get("classificationThreshold")
             if value is not None:
                 return float(value)

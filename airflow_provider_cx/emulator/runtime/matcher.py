@@ -78,7 +78,7 @@ class Utterance:
         # Only the types the utterance mentions shape the vector: intents share vectors by those.
         slot_types = tuple(t for t in slot_types if t not in _UNSLOTTABLE and self.mentions(t))
         if slot_types not in self._vectors:
-            found = []
+            found: list[tuple[EntityMatch, str]] = []
             for slot in slot_types:
                 found.extend((m, slot) for m in self.mentions(slot))
             kept = non_overlapping([m for m, _slot in found])

@@ -21,8 +21,8 @@ import datetime as dt
 from typing import Any
 
 from airflow_provider_cx.emulator.runtime.engine import Engine
-from airflow_provider_cx.emulator.runtime.expressions import equal
 from airflow_provider_cx.emulator.runtime.state import START_PAGE, SessionState, TurnResult, param_of
+from airflow_provider_cx.emulator.runtime.values import equal
 from airflow_provider_cx.emulator.runtime.webhook import WebhookCaller
 from airflow_provider_cx.package.model import AgentPackage, Flow
 

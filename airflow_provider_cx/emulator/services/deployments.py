@@ -11,7 +11,8 @@ from google.protobuf import json_format
 from airflow_provider_cx.emulator.errors import NotFound
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.rpc import Service, pb, rpc
-from airflow_provider_cx.emulator.services.environments import entry_of, environment_path, newest_first_page
+from airflow_provider_cx.emulator.services.environments.models import entry_of, environment_path
+from airflow_provider_cx.emulator.services.environments.responses import newest_first_page
 
 Deployment = pb(deployment_types.Deployment)
 

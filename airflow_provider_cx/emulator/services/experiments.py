@@ -19,7 +19,7 @@ from airflow_provider_cx.emulator.convert import mask_paths, merge_update
 from airflow_provider_cx.emulator.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import ResourcePath, parse
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
-from airflow_provider_cx.emulator.services.environments import entry_of
+from airflow_provider_cx.emulator.services.environments.models import entry_of
 from airflow_provider_cx.emulator.store import AgentRecord
 
 Experiment = pb(experiment_types.Experiment)

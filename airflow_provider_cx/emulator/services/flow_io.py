@@ -30,7 +30,7 @@ class FlowTransferRpcs(Service):
         path = parse(request.name, ("flows",), "flow")
         flow_id = path.segments[0][1]
         if request.flow_uri:
-            self.backend.gcs.path_of(request.flow_uri)
+            self.backend.gcs.check(request.flow_uri)
         store = self.backend.store
         with store.read(path.agent_name) as record:
             flow_by_id(record, flow_id)

@@ -13,8 +13,9 @@ from airflow_provider_cx.emulator import validation
 from airflow_provider_cx.emulator.defaults import new_flow_data
 from airflow_provider_cx.emulator.errors import FailedPrecondition
 from airflow_provider_cx.emulator.names import parse, parse_singleton
-from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, flow_by_id, locate
+from airflow_provider_cx.emulator.resources import Kind, Located, find, flow_by_id, locate
 from airflow_provider_cx.emulator.rpc import pb, rpc
+from airflow_provider_cx.emulator.services.crud import ResourceService
 from airflow_provider_cx.emulator.services.flow_io import FlowTransferRpcs
 from airflow_provider_cx.package import Resource
 
@@ -69,14 +70,14 @@ class FlowsService(FlowTransferRpcs, ResourceService):
             with self.backend.store.read(path.agent_name) as record:
                 flow_by_id(record, path.segments[0][1])  # still there when training "finishes"
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(flow_types.ValidateFlowRequest, flow_types.FlowValidationResult)
     def validate_flow(self, request: Any, context: grpc.ServicerContext) -> Any:
         path = parse(request.name, ("flows",), "flow")
         with self.backend.store.write(path.agent_name) as record:
             located = locate(record, FLOW, self._parent_of(path))
-            flow = find(located, FLOW, path.segments[0][1])
+            flow = flow_by_id(record, find(located, FLOW, path.segments[0][1]).id)
             return validation.validate_flow(record, flow, request.language_code)
 
     @rpc(flow_types.GetFlowValidationResultRequest, flow_types.FlowValidationResult)

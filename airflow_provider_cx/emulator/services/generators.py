@@ -18,8 +18,9 @@ from google.protobuf import empty_pb2
 
 from airflow_provider_cx.emulator import resources
 from airflow_provider_cx.emulator.convert import References
-from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, language_of, locate
+from airflow_provider_cx.emulator.resources import Kind, Located, find, language_of, locate
 from airflow_provider_cx.emulator.rpc import paginate, pb, rpc
+from airflow_provider_cx.emulator.services.crud import ResourceService
 from airflow_provider_cx.package import Resource
 
 # Fulfillments name generators by resource name (id), not display name: renames need no rewriting.

@@ -53,7 +53,7 @@ class _Transfer(Service):
         if bool(uri) == bool(inline):
             raise InvalidArgument("set exactly one destination: a gs:// URI or inline content")
         if uri:
-            self.backend.gcs.path_of(uri)
+            self.backend.gcs.check(uri)
         store = self.backend.store
         with store.read(parent.agent_name) as record:
             nlu_transfer.export_resources(record.package, collection, ids, as_zip)

@@ -30,7 +30,7 @@ class PlaybookTransferRpcs(Service):
         if request.data_format not in (DataFormat.DATA_FORMAT_UNSPECIFIED, DataFormat.BLOB, DataFormat.JSON):
             raise InvalidArgument(f"data_format {request.data_format} is not supported")
         if request.playbook_uri:
-            self.backend.gcs.path_of(request.playbook_uri)
+            self.backend.gcs.check(request.playbook_uri)
         store = self.backend.store
         with store.read(path.agent_name) as record:
             if all(p.id != playbook_id for p in record.package.collections.get("playbooks", [])):

@@ -17,8 +17,9 @@ from airflow_provider_cx.emulator import playbook_references, resource_versions,
 from airflow_provider_cx.emulator.convert import References
 from airflow_provider_cx.emulator.errors import FailedPrecondition
 from airflow_provider_cx.emulator.names import ResourcePath, parse
-from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, locate
+from airflow_provider_cx.emulator.resources import Kind, Located, find, locate
 from airflow_provider_cx.emulator.rpc import paginate, pb, rpc
+from airflow_provider_cx.emulator.services.crud import ResourceService
 from airflow_provider_cx.emulator.services.examples import example_messages
 from airflow_provider_cx.emulator.services.playbook_io import PlaybookTransferRpcs
 from airflow_provider_cx.emulator.store import AgentRecord

@@ -181,7 +181,7 @@ class _Request:
         return out
 
     def match(self, query: Any, result: TurnResult) -> Any:
-        match = _Match(match_type=_MatchType[result.match_type].value, confidence=result.confidence)
+        match = _Match(match_type=_MatchType.__members__[result.match_type].value, confidence=result.confidence)
         if query.HasField("text"):
             match.resolved_input = query.text.text
         if result.intent:

@@ -16,8 +16,9 @@ from google.protobuf import empty_pb2
 from airflow_provider_cx.emulator import playbook_references, resource_versions, resources
 from airflow_provider_cx.emulator.errors import FailedPrecondition
 from airflow_provider_cx.emulator.names import ResourcePath, parse
-from airflow_provider_cx.emulator.resources import Kind, Located, ResourceService, find, locate
+from airflow_provider_cx.emulator.resources import Kind, Located, find, locate
 from airflow_provider_cx.emulator.rpc import paginate, pb, rpc
+from airflow_provider_cx.emulator.services.crud import ResourceService
 from airflow_provider_cx.emulator.store import AgentRecord
 from airflow_provider_cx.package import Resource
 

@@ -13,10 +13,10 @@ from typing import Any
 import grpc
 from google.cloud.dialogflowcx_v3.types import version as version_types
 from google.longrunning import operations_pb2
-from google.protobuf import empty_pb2, json_format, timestamp_pb2
+from google.protobuf import empty_pb2, json_format
 
 from airflow_provider_cx.emulator import snapshots
-from airflow_provider_cx.emulator.errors import FailedPrecondition, InvalidArgument
+from airflow_provider_cx.emulator.errors import InvalidArgument
 from airflow_provider_cx.emulator.names import ResourcePath, parse
 from airflow_provider_cx.emulator.resources import flow_by_id, language_of
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
@@ -25,25 +25,7 @@ from airflow_provider_cx.package import AgentPackage
 
 Version = pb(version_types.Version)
 DRAFT_VERSION_ID = "0"  # CompareVersions: version id 0 is the draft flow
-MAX_DISPLAY_NAME = 64
-MAX_DESCRIPTION = 500
 _UPDATABLE = {"display_name", "description"}
-
-
-def now() -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.GetCurrentTime()
-    return stamp
-
-
-def check_text(what: str, display_name: str, description: str) -> None:
-    """The limits the API documents for display names and descriptions of versions and environments."""
-    if not display_name.strip():
-        raise InvalidArgument(f"{what}: display_name must be set")
-    if len(display_name) > MAX_DISPLAY_NAME:
-        raise InvalidArgument(f"{what}: display_name is {len(display_name)} characters; the limit is 64")
-    if len(description) > MAX_DESCRIPTION:
-        raise InvalidArgument(f"{what}: description is {len(description)} characters; the limit is 500")
 
 
 def version_message(record: AgentRecord, flow_id: str, version_id: str) -> Any:
@@ -75,8 +57,7 @@ class VersionsService(Service):
         flow_id = path.segments[0][1]
         with self.backend.store.read(path.agent_name) as record:
             flow_by_id(record, flow_id)
-            stored = record.extras.get(snapshots.VERSIONS_KEY, {}).get(flow_id, {}).get("versions", {})
-            newest_first = sorted(stored, key=int, reverse=True)
+            newest_first = snapshots.version_ids_newest_first(record, flow_id)
             page, token = paginate(newest_first, request.page_size, request.page_token)
             versions = [version_message(record, flow_id, vid) for vid in page]
         return pb(version_types.ListVersionsResponse)(versions=versions, next_page_token=token)
@@ -95,32 +76,29 @@ class VersionsService(Service):
         path = parse(request.parent, ("flows",), "flow")
         flow_id = path.segments[0][1]
         version = request.version
-        check_text(f"version of flow {request.parent}", version.display_name, version.description)
+        snapshots.check_text(f"version of flow {request.parent}", version.display_name, version.description)
         store = self.backend.store
         with store.read(path.agent_name) as record:
             flow = flow_by_id(record, flow_id)
             captured = snapshots.capture_flow(record.package, flow)
             nlu = _nlu_settings(flow.data)
-        created = now()
+        created = snapshots.now()
 
         def work() -> Any:
             with store.write(path.agent_name) as record:
                 flow_by_id(record, flow_id)  # not deleted while the version was being made
-                state = snapshots.flow_versions(record, flow_id)
-                version_id = str(state["nextId"])
-                state["nextId"] += 1
-                state["versions"][version_id] = {
+                stored = {
                     "displayName": version.display_name,
                     "description": version.description,
                     "nluSettings": nlu,
                     "createTime": created.ToJsonString(),
                     "state": "SUCCEEDED",
                 }
-                record.snapshots[snapshots.snapshot_key(flow_id, version_id)] = captured
+                version_id = snapshots.add_version(record, flow_id, stored, captured)
                 return version_message(record, flow_id, version_id)
 
         metadata = pb(version_types.CreateVersionOperationMetadata)()
-        return self.backend.start_operation(path.project, path.location, work, metadata=metadata)
+        return self.backend.start_operation(path.project, path.location, work, metadata=metadata, key=path.agent_name)
 
     @rpc(version_types.UpdateVersionRequest, version_types.Version)
     def update_version(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -135,12 +113,13 @@ class VersionsService(Service):
                 "only display_name and description of a version can be updated"
             )
         with self.backend.store.write(path.agent_name, content=False) as record:
-            snapshots.version_snapshot(record, flow_id, version_id)
-            stored = snapshots.flow_versions(record, flow_id)["versions"][version_id]
-            display = request.version.display_name if "display_name" in paths else stored.get("displayName", "")
-            description = request.version.description if "description" in paths else stored.get("description", "")
-            check_text(f"version {request.version.name}", display, description)
-            stored["displayName"], stored["description"] = display, description
+            snapshots.update_version_text(
+                record,
+                flow_id,
+                version_id,
+                display_name=request.version.display_name if "display_name" in paths else None,
+                description=request.version.description if "description" in paths else None,
+            )
             return version_message(record, flow_id, version_id)
 
     @rpc(version_types.DeleteVersionRequest, empty_pb2.Empty)
@@ -148,15 +127,7 @@ class VersionsService(Service):
         path = snapshots.version_path(request.name)
         flow_id, version_id = _ids(path)
         with self.backend.store.write(path.agent_name) as record:
-            snapshots.version_snapshot(record, flow_id, version_id)
-            using = environments_using(record, flow_id, version_id)
-            if using:
-                raise FailedPrecondition(
-                    f"flow version {request.name} is used by environment(s) {', '.join(using)}; "
-                    "point them at another version before deleting it"
-                )
-            del snapshots.flow_versions(record, flow_id)["versions"][version_id]
-            del record.snapshots[snapshots.snapshot_key(flow_id, version_id)]
+            snapshots.delete_version(record, flow_id, version_id)
         return empty_pb2.Empty()
 
     # --- load / compare ---------------------------------------------------------------------------------
@@ -176,7 +147,7 @@ class VersionsService(Service):
                 snapshots.load_into_draft(package, flow_id, snapshot, request.allow_override_agent_resources)
                 record.package = package
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(version_types.CompareVersionsRequest, version_types.CompareVersionsResponse)
     def compare_versions(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -192,7 +163,9 @@ class VersionsService(Service):
             base_json = _content_json(record, base, language)
             target_json = _content_json(record, target, language)
         return pb(version_types.CompareVersionsResponse)(
-            base_version_content_json=base_json, target_version_content_json=target_json, compare_time=now()
+            base_version_content_json=base_json,
+            target_version_content_json=target_json,
+            compare_time=snapshots.now(),
         )
 
 
@@ -208,15 +181,6 @@ def _content_json(record: AgentRecord, path: ResourcePath, language: str) -> str
     else:
         snapshot = snapshots.version_snapshot(record, flow_id, version_id)
     return json.dumps(snapshots.version_content(snapshot, language), indent=2, sort_keys=True, ensure_ascii=False)
-
-
-def environments_using(record: AgentRecord, flow_id: str, version_id: str) -> list[str]:
-    """Names of the environments that pin this version."""
-    using = []
-    for env_id in record.extras.get(snapshots.ENVIRONMENTS_KEY, {}):
-        if snapshots.pinned_versions(record, env_id).get(flow_id) == version_id:
-            using.append(f"{record.name}/environments/{env_id}")
-    return using
 
 
 SERVICES = [VersionsService]

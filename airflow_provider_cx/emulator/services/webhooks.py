@@ -8,8 +8,9 @@ import grpc
 from google.cloud.dialogflowcx_v3.types import webhook as webhook_types
 from google.protobuf import empty_pb2
 
-from airflow_provider_cx.emulator.resources import Kind, ResourceService
+from airflow_provider_cx.emulator.resources import Kind
 from airflow_provider_cx.emulator.rpc import pb, rpc
+from airflow_provider_cx.emulator.services.crud import ResourceService
 
 WEBHOOK = Kind("webhook", "webhooks", pb(webhook_types.Webhook), reference_key="webhook")
 

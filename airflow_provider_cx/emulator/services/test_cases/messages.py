@@ -182,7 +182,7 @@ def result_message(result: dict[str, JSON], refs: CaseRefs) -> Any:
     message = _TestCaseResult(
         name=str(result.get("name", "")),
         environment=str(result.get("environment", "")),
-        test_result=_TestResult[str(result.get("testResult", "TEST_RESULT_UNSPECIFIED"))].value,
+        test_result=_TestResult.__members__[str(result.get("testResult", "TEST_RESULT_UNSPECIFIED"))].value,
     )
     for turn in result.get("conversationTurns", []):
         message.conversation_turns.append(turn_message(turn, refs))

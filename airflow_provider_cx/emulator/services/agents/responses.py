@@ -1,8 +1,13 @@
-"""google.cloud.dialogflow.cx.v3.Agents: agent CRUD, export/restore, validation (generative settings: a mixin)."""
+"""google.cloud.dialogflow.cx.v3.Agents on the wire: agent CRUD, export/restore and validation.
+
+Each RPC parses and checks its request, calls :mod:`.models` and builds the response protos.
+Export and restore run as long-running operations; the restore content is only sniffed here
+(BLOB header and checksum, zip magic) and parsed inside the operation. Generative settings are a
+mixin (:mod:`..generative_settings`).
+"""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import grpc
@@ -12,28 +17,21 @@ from google.protobuf import empty_pb2, json_format
 
 from airflow_provider_cx.emulator import validation
 from airflow_provider_cx.emulator.api_version import as_caller
-from airflow_provider_cx.emulator.blob import decode_blob, encode_blob, is_blob
 from airflow_provider_cx.emulator.convert import (
     References,
-    durations_to_proto,
     from_message,
     mask_paths,
-    merge_update,
-    normalise,
     to_message,
 )
-from airflow_provider_cx.emulator.defaults import new_agent_package
-from airflow_provider_cx.emulator.errors import AlreadyExists, InvalidArgument
+from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
 from airflow_provider_cx.emulator.names import parse, parse_location, parse_singleton
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
+from airflow_provider_cx.emulator.services.agents import models
 from airflow_provider_cx.emulator.services.generative_settings import GenerativeSettingsRpcs
 from airflow_provider_cx.emulator.store import AgentRecord
-from airflow_provider_cx.package import AgentPackage, read_package, write_zip
 
 Agent = pb(agent_types.Agent)
 DataFormat = agent_types.ExportAgentRequest.DataFormat
-RestoreOption = agent_types.RestoreAgentRequest.RestoreOption
-_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def agent_message(record: AgentRecord) -> Any:
@@ -74,16 +72,10 @@ class AgentsService(GenerativeSettingsRpcs, Service):
             raise InvalidArgument(f"cannot create agent: {', '.join(missing)} must be set")
         if agent.start_flow:
             raise InvalidArgument("cannot create agent: start_flow is set by the server (Default Start Flow)")
-        data = json_format.MessageToDict(as_caller(agent))  # v3beta1-only settings included
-        for key in ("name", "displayName", "startFlow"):
-            data.pop(key, None)
         store = self.backend.store
         with store.lock:
-            if any(r.display_name == agent.display_name for r in store.list(project, location)):
-                raise AlreadyExists(
-                    f"an agent named {agent.display_name!r} already exists in projects/{project}/locations/{location}"
-                )
-            record = store.create(project, location, agent.display_name, new_agent_package(data))
+            settings = json_format.MessageToDict(as_caller(agent))  # v3beta1-only settings included
+            record = models.create(store, project, location, agent.display_name, settings)
             return agent_message(record)
 
     @rpc(agent_types.UpdateAgentRequest, agent_types.Agent)
@@ -92,23 +84,7 @@ class AgentsService(GenerativeSettingsRpcs, Service):
         paths = mask_paths(request.update_mask if request.HasField("update_mask") else None, Agent.DESCRIPTOR, "Agent")
         store = self.backend.store
         with store.write(name) as record:
-            refs = References(record)
-            raw = {**record.package.agent, "displayName": record.display_name}
-            new = from_message(request.agent, refs)
-            norm = normalise({k: v for k, v in raw.items()}, Agent, refs, None)
-            norm["displayName"] = record.display_name
-            merged = merge_update(raw, norm, new, Agent.DESCRIPTOR, paths)
-            display_name = merged.get("displayName") or ""
-            if not display_name.strip():
-                raise InvalidArgument(f"agent {name}: display_name must not be empty")
-            if display_name != record.display_name and any(
-                r.display_name == display_name for r in store.list(record.project, record.location) if r is not record
-            ):
-                raise AlreadyExists(f"an agent named {display_name!r} already exists")
-            if "displayName" not in record.package.agent:
-                merged.pop("displayName", None)
-            record.package.agent = merged
-            record.display_name = display_name
+            models.update(store, record, from_message(request.agent, References(record)), paths)
             return agent_message(record)
 
     @rpc(agent_types.DeleteAgentRequest, empty_pb2.Empty)
@@ -134,12 +110,9 @@ class AgentsService(GenerativeSettingsRpcs, Service):
 
         def work() -> Any:
             with store.read(path.agent_name) as record:
-                package = (
-                    self.backend.resolve_environment(record, request.environment)
-                    if request.environment
-                    else record.package
+                content = models.export_content(
+                    self.backend, record, request.environment, blob=data_format == DataFormat.BLOB
                 )
-                content = encode_blob(package) if data_format == DataFormat.BLOB else write_zip(package)
             response = pb(agent_types.ExportAgentResponse)()
             if request.agent_uri:
                 self.backend.gcs.write(request.agent_uri, content)
@@ -148,10 +121,16 @@ class AgentsService(GenerativeSettingsRpcs, Service):
                 response.agent_content = content
             return response
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(agent_types.RestoreAgentRequest, operations_pb2.Operation)
     def restore_agent(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Check the request and the content's kind now; parse and store inside the operation.
+
+        Parsing a package costs time linear in its size; done in the handler it could outlive the
+        client's deadline and still change the agent afterwards. In the operation, a client that
+        gave up can still ask GetOperation how the restore ended.
+        """
         path = parse(request.name, (), "agent")
         source = request.WhichOneof("agent")
         if source == "git_source":
@@ -159,16 +138,25 @@ class AgentsService(GenerativeSettingsRpcs, Service):
         if source is None:
             raise InvalidArgument(f"restore of {path.agent_name}: set agent_uri or agent_content")
         self.backend.store.get(path.agent_name)
-        content = self.backend.gcs.read(request.agent_uri) if source == "agent_uri" else request.agent_content
-        package = read_agent_content(content)
-        package = apply_restore_option(package, request.restore_option)
+        gcs = self.backend.gcs
+        uri = request.agent_uri
+        if source == "agent_uri":
+            if not gcs.exists(uri):  # checked now, so a missing object fails the call, not the operation
+                raise NotFound(f"{uri} does not exist")
+            content = None
+        else:
+            content = request.agent_content
+            # Foreign, corrupt or KEEP-refused content fails the call; the parse waits for the operation.
+            models.check_restore_option(models.agent_content_payload(content), request.restore_option)
+        option = request.restore_option
 
         def work() -> None:
+            raw = gcs.read(uri) if content is None else content
+            package = models.apply_restore_option(models.read_agent_content(raw), option)
             with self.backend.store.write(path.agent_name) as record:
-                record.package = package
-                record.extras.pop(validation.EXTRA_KEY, None)
+                models.restore_package(record, package)
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     # --- validation -----------------------------------------------------------------------------
     @rpc(agent_types.ValidateAgentRequest, agent_types.AgentValidationResult)
@@ -182,49 +170,3 @@ class AgentsService(GenerativeSettingsRpcs, Service):
         path = parse_singleton(request.name, (), "validationResult", "agent validation result")
         with self.backend.store.read(path.agent_name) as record:
             return validation.stored_agent_result(record)
-
-
-def read_agent_content(content: bytes) -> AgentPackage:
-    """A package from restore content: an emulator BLOB or a JSON-package zip; anything else is refused."""
-    if is_blob(content):
-        return decode_blob(content)
-    if content.startswith(_ZIP_MAGIC):
-        return read_package(content)
-    raise InvalidArgument(
-        "agent content is neither a JSON package (zip) nor a BLOB exported by this emulator; "
-        "BLOBs exported by Dialogflow CX itself cannot be restored here"
-    )
-
-
-def apply_restore_option(package: AgentPackage, option: int) -> AgentPackage:
-    """KEEP refuses agent settings the emulator cannot hold; FALLBACK drops them to defaults."""
-    unsupported = _unsupported_settings(package.agent)
-    if not unsupported:
-        return package
-    if option == RestoreOption.FALLBACK:
-        package = copy.copy(package)
-        package.agent = {k: v for k, v in package.agent.items() if k not in unsupported}
-        return package
-    raise InvalidArgument(
-        f"agent settings not supported: {', '.join(sorted(unsupported))}; restore with restore_option=FALLBACK "
-        "to fall back to the defaults"
-    )
-
-
-def _unsupported_settings(agent: dict[str, Any]) -> set[str]:
-    """Top-level agent.json keys the Agent message knows but whose values it cannot hold."""
-    known = {field.json_name for field in Agent.DESCRIPTOR.fields}
-    bad = set()
-    for key, value in agent.items():
-        if key not in known or key in ("startFlow", "startPlaybook", "name", "displayName"):
-            continue
-        try:
-            json_format.ParseDict(
-                durations_to_proto({key: value}, Agent.DESCRIPTOR), Agent(), ignore_unknown_fields=True
-            )
-        except json_format.ParseError:
-            bad.add(key)
-    return bad
-
-
-SERVICES = [AgentsService]

@@ -18,19 +18,31 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound, ServiceError
+from airflow_provider_cx.emulator.files import write_atomic
 
 if TYPE_CHECKING:
     from google.cloud.storage import Bucket, Client
+    from google.protobuf.message import Message
 
 #: The environment variable google-cloud-storage and gcsfs read for an emulator endpoint.
 STORAGE_EMULATOR_HOST_ENV = "STORAGE_EMULATOR_HOST"
 GCS_EXTRA_HINT = "pip install 'airflow-provider-cx[gcs]'"
+
+
+def deliver(gcs: GcsStore, content: bytes, uri: str, response: Message, uri_field: str, content_field: str) -> Message:
+    """An export's bytes where its request asked: written to the ``gs://`` object ``uri`` (the response
+    names it in ``uri_field``), or inline in ``content_field`` when no URI was given."""
+    if uri:
+        gcs.write(uri, content)
+        setattr(response, uri_field, uri)
+    else:
+        setattr(response, content_field, content)
+    return response
 
 
 class GcsStore(Protocol):
@@ -173,18 +185,3 @@ def open_gcs(root: str | os.PathLike[str]) -> LocalGcs | ApiGcs:
     if endpoint and endpoint != "default":
         return ApiGcs(endpoint)
     return LocalGcs(root)
-
-
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

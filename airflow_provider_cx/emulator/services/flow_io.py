@@ -15,6 +15,7 @@ from google.longrunning import operations_pb2
 
 from airflow_provider_cx.emulator import flow_transfer, validation
 from airflow_provider_cx.emulator.errors import InvalidArgument
+from airflow_provider_cx.emulator.gcs import deliver
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.resources import flow_by_id
 from airflow_provider_cx.emulator.rpc import Service, pb, rpc
@@ -39,14 +40,9 @@ class FlowTransferRpcs(Service):
             with store.read(path.agent_name) as record:
                 content = flow_transfer.export_flow(record.package, flow_id, request.include_referenced_flows)
             response = pb(flow_types.ExportFlowResponse)()
-            if request.flow_uri:
-                self.backend.gcs.write(request.flow_uri, content)
-                response.flow_uri = request.flow_uri
-            else:
-                response.flow_content = content
-            return response
+            return deliver(self.backend.gcs, content, request.flow_uri, response, "flow_uri", "flow_content")
 
-        return self.backend.start_operation(path.project, path.location, work)
+        return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 
     @rpc(flow_types.ImportFlowRequest, operations_pb2.Operation)
     def import_flow(self, request: Any, context: grpc.ServicerContext) -> Any:

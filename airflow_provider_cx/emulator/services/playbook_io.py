@@ -14,6 +14,7 @@ from google.longrunning import operations_pb2
 
 from airflow_provider_cx.emulator import playbook_transfer
 from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
+from airflow_provider_cx.emulator.gcs import deliver
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.rpc import Service, pb, rpc
 
@@ -41,12 +42,9 @@ class PlaybookTransferRpcs(Service):
             with store.read(path.agent_name) as record:
                 content = playbook_transfer.export_playbook(record.package, playbook_id, as_zip)
             response = pb(playbook_types.ExportPlaybookResponse)()
-            if request.playbook_uri:
-                self.backend.gcs.write(request.playbook_uri, content)
-                response.playbook_uri = request.playbook_uri
-            else:
-                response.playbook_content = content
-            return response
+            return deliver(
+                self.backend.gcs, content, request.playbook_uri, response, "playbook_uri", "playbook_content"
+            )
 
         return self.backend.start_operation(path.project, path.location, work)
 

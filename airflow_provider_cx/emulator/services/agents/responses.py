@@ -24,6 +24,7 @@ from airflow_provider_cx.emulator.convert import (
     to_message,
 )
 from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
+from airflow_provider_cx.emulator.gcs import deliver
 from airflow_provider_cx.emulator.names import parse, parse_location, parse_singleton
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
 from airflow_provider_cx.emulator.services.agents import models
@@ -114,12 +115,7 @@ class AgentsService(GenerativeSettingsRpcs, Service):
                     self.backend, record, request.environment, blob=data_format == DataFormat.BLOB
                 )
             response = pb(agent_types.ExportAgentResponse)()
-            if request.agent_uri:
-                self.backend.gcs.write(request.agent_uri, content)
-                response.agent_uri = request.agent_uri
-            else:
-                response.agent_content = content
-            return response
+            return deliver(self.backend.gcs, content, request.agent_uri, response, "agent_uri", "agent_content")
 
         return self.backend.start_operation(path.project, path.location, work, key=path.agent_name)
 

@@ -20,6 +20,7 @@ from google.rpc import status_pb2
 from airflow_provider_cx.emulator.conversations import conversations_of
 from airflow_provider_cx.emulator.convert import References
 from airflow_provider_cx.emulator.errors import InvalidArgument, NotFound
+from airflow_provider_cx.emulator.gcs import deliver
 from airflow_provider_cx.emulator.names import parse
 from airflow_provider_cx.emulator.operations import Finished
 from airflow_provider_cx.emulator.rpc import Service, paginate, pb, rpc
@@ -267,12 +268,7 @@ class TestCasesService(Service):
                 cases = models.export_selection(record, wanted)
             content = models.write_test_cases(cases, data_format == _DataFormat.BLOB)
             response = pb(tc_types.ExportTestCasesResponse)()
-            if request.gcs_uri:
-                self.backend.gcs.write(request.gcs_uri, content)
-                response.gcs_uri = request.gcs_uri
-            else:
-                response.content = content
-            return response
+            return deliver(self.backend.gcs, content, request.gcs_uri, response, "gcs_uri", "content")
 
         return self.backend.start_operation(
             path.project, path.location, work, pb(tc_types.ExportTestCasesMetadata)(), key=path.agent_name

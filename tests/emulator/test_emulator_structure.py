@@ -6,76 +6,30 @@ import ast
 from pathlib import Path
 
 import airflow_provider_cx.emulator as emulator_package
+from tests.import_graph import import_graph, strongly_connected
 
 ROOT = Path(emulator_package.__file__).parent
-PREFIX = "airflow_provider_cx.emulator"
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join((PREFIX, *parts))
-
-
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the emulator modules it imports anywhere (top level, functions, TYPE_CHECKING blocks)."""
-    modules = {module_name(p): p for p in ROOT.rglob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        deps: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    if full in modules:
-                        deps.add(full)
-                    elif node.module in modules:
-                        deps.add(node.module)
-            elif isinstance(node, ast.Import):
-                deps.update(alias.name for alias in node.names if alias.name in modules)
-        # A package importing its own submodules is how packages re-export; a cycle needs the reverse too.
-        graph[name] = deps - {name}
-    return graph
+EMULATOR = "airflow_provider_cx.emulator"
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
+    return [sorted(component) for component in strongly_connected(graph)]
 
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for dep in graph[node]:
-            if dep not in index:
-                visit(dep)
-                low[node] = min(low[node], low[dep])
-            elif dep in on_stack:
-                low[node] = min(low[node], index[dep])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
 
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
+def emulator_graph() -> dict[str, set[str]]:
+    """The emulator's modules and the emulator modules each imports, ``if TYPE_CHECKING:`` blocks included."""
+    whole = import_graph(ROOT.parent, type_checking=True)
+    inside = {module for module in whole if module.startswith(EMULATOR)}
+    return {module: whole[module] & inside for module in inside}
 
 
 def test_the_emulator_has_no_import_circle() -> None:
-    assert cycles(import_graph()) == []
+    """Stricter than tests/test_import_cycles.py: imports under ``if TYPE_CHECKING:`` count too."""
+    graph = emulator_graph()
+    assert "airflow_provider_cx.emulator.backend" in graph["airflow_provider_cx.emulator.rpc"]  # read, not empty
+    assert cycles(graph) == []
 
 
 def test_the_cycle_finder_finds_a_circle() -> None:

@@ -577,3 +577,24 @@ def test_only_changed_needs_an_environment_and_refuses_bad_flags(sample_agent, c
     with pytest.raises(CXInvalidInputError, match="environment must be"):
         operator(sample_agent, only_changed=True, environment=" ").execute(make_context())
     assert all(not versions for versions in versions_by_flow(cx_connection, sample_agent).values())
+
+
+def test_a_change_in_another_language_of_the_agent_impacts_the_flows_using_it(cx_connection):
+    agent = new_agent(cx_connection)
+    agents = cx_connection.client(cx.AgentsClient)
+    found = agents.get_agent(name=agent)
+    found.supported_language_codes = ["de"]
+    agents.update_agent(agent=found, update_mask={"paths": ["supported_language_codes"]})
+    first, _ = release(agent, "rel-1")
+    intents = cx_connection.client(cx.IntentsClient)
+    (hours,) = [i for i in intents.list_intents(parent=agent) if i.display_name == "branch.hours"]
+    german = cx.Intent(name=hours.name, display_name=hours.display_name)
+    german.training_phrases.append(cx.Intent.TrainingPhrase(parts=[{"text": "wann haben sie offen"}], repeat_count=1))
+    update = cx.UpdateIntentRequest(intent=german, language_code="de", update_mask={"paths": ["training_phrases"]})
+    intents.update_intent(request=update)
+
+    _, summary = release(agent, "rel-2")
+
+    # CompareVersions shows one language per call: the German phrases differ, the English do not.
+    assert summary["impacted"] == ["Default Start Flow", "Branch Finder"]
+    assert summary["unchanged"] == {flow: first[flow] for flow in ("Card Services", "Transfers")}

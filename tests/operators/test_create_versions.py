@@ -598,3 +598,35 @@ def test_a_change_in_another_language_of_the_agent_impacts_the_flows_using_it(cx
     # CompareVersions shows one language per call: the German phrases differ, the English do not.
     assert summary["impacted"] == ["Default Start Flow", "Branch Finder"]
     assert summary["unchanged"] == {flow: first[flow] for flow in ("Card Services", "Transfers")}
+
+
+def test_only_changed_under_thirty_percent_faults_still_versions_just_the_changed_flow(
+    monkeypatch, cx_emulator_factory, tmp_path
+):
+    fast_retries(monkeypatch)
+    server = cx_emulator_factory()
+    connect(monkeypatch, server)
+    admin = server.admin()
+    agent = new_agent(server)
+    first, _ = release(agent, "rel-1")
+    restore(server, agent, changed_package(tmp_path, page=True))
+
+    admin.reset_stats()
+    admin.set_faults(CHAOS)
+    try:
+        results = [
+            operator(agent, release_id="rel-2", only_changed=True, environment="staging").execute(make_context())
+            for _ in range(2)  # a retried task
+        ]
+        counts = admin.stats()["counts"]
+    finally:
+        admin.set_faults(None)
+
+    assert any("CompareVersions" in method for method in counts)  # the comparisons ran under faults
+    assert results[0] == results[1]
+    assert results[0] == {**first, "Transfers": results[0]["Transfers"]}
+    stored = versions_by_flow(server, agent)
+    assert {flow: len(versions) for flow, versions in stored.items()} == {
+        **dict.fromkeys(SAMPLE_FLOWS, 1),
+        "Transfers": 2,
+    }

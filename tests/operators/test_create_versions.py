@@ -630,3 +630,15 @@ def test_only_changed_under_thirty_percent_faults_still_versions_just_the_change
         **dict.fromkeys(SAMPLE_FLOWS, 1),
         "Transfers": 2,
     }
+
+
+def test_a_flow_the_environment_serves_no_version_of_is_impacted(cx_connection):
+    agent = new_agent(cx_connection)
+    first, _ = release(agent, "rel-1")
+    cx_connection.client(cx.FlowsClient).create_flow(parent=agent, flow=cx.Flow(display_name="Loans"))
+
+    result, summary = release(agent, "rel-2", flows=[*first, "Loans"])
+
+    assert summary["impacted"] == ["Loans"]  # new in this release: the environment serves no version of it
+    assert summary["unchanged"] == first
+    assert served(cx_connection, agent) == {**first, "Loans": result["Loans"]}

@@ -45,10 +45,10 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
     the agent) with the version ``environment`` serves of it. The content of a flow version is the
     flow with the agent data it uses (intents, entity types, webhooks, route groups), so a changed
     intent impacts every flow that uses it. A flow is *impacted* when it differs, when the
-    environment (or the environment itself) serves no version of it, or when the version it serves
-    is this release's own (a rerun after the deploy). The other flows are *unchanged*: no version is
-    made and the return value maps them to the version the environment serves, so a deploy of the
-    return value keeps them as they are.
+    environment serves no version of it (a new flow, or an environment the deploy will create), or
+    when the version it serves is this release's own (a rerun after the deploy). The other flows
+    are *unchanged*: no version is made and the return value maps them to the version the
+    environment serves, so a deploy of the return value keeps them as they are.
 
     Each version's description ends with the line ``[airflow-cx release: <release_id>]``. Before
     creating a flow's version the operator looks for one with that line and adopts it, so a retried

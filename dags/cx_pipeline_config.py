@@ -21,7 +21,8 @@ Shape (every key but ``stages`` is optional)::
      "poll_interval": 2.0,                            # seconds between checks of a long-running operation
      "release": {"lint_fail_on": "ERROR", "validate_fail_on": "ERROR", "min_pass_rate": 1.0,
                  "smoke_test": [{"text": "hi", "expected_intent": "...", "expected_page": "..."}],
-                 "min_smoke_accuracy": 1.0},
+                 "min_smoke_accuracy": 1.0,
+                 "version_all_flows": false},             # true: version every flow, changed or not
      "targets": [{"key": "prod", "agent": "...", "environments": ["production"]}],  # default: staging, prod
      "validation": {"schedule": "0 6 * * *", "fail_on": "ERROR", "min_pass_rate": 1.0,
                     "min_intent_coverage": 0.0, "min_transition_coverage": 0.0},
@@ -174,6 +175,8 @@ class ReleaseSettings:
     min_pass_rate: float = 1.0
     smoke_test: tuple[dict[str, str], ...] = ()
     min_smoke_accuracy: float = 1.0
+    # False: a release versions only the flows that differ from what the stage's environment serves.
+    version_all_flows: bool = False
 
 
 @dataclass(frozen=True)
@@ -470,6 +473,9 @@ class _Reader:
             smoke_test=self.smoke_test(doc.get("smoke_test", [])),
             min_smoke_accuracy=self.fraction(
                 doc.get("min_smoke_accuracy", defaults.min_smoke_accuracy), "release.min_smoke_accuracy"
+            ),
+            version_all_flows=self.flag(
+                doc.get("version_all_flows", defaults.version_all_flows), "release.version_all_flows"
             ),
         )
 

@@ -205,6 +205,10 @@ def promote(stage: str) -> list[Any]:
         task_id=f"version_{stage}",
         release_id=RELEASE_ID,
         description=f"Promoted by cx_release_promotion to {stage}.",
+        # Only flows that differ from what the stage's environment serves get a version; the
+        # others keep theirs through the deploy (release.version_all_flows versions every flow).
+        only_changed=not SETTINGS.version_all_flows,
+        environment=environment,
         deferrable=CONFIG.deferrable_versions,
         poll_interval=CONFIG.poll_interval,
         **common,

@@ -17,10 +17,17 @@ from airflow_provider_cx.hooks.retry import CallKind
 
 if TYPE_CHECKING:
     from google.api_core.operation import Operation
-    from google.cloud.dialogflowcx_v3 import Deployment, Environment, Version
+    from google.cloud.dialogflowcx_v3 import CompareVersionsResponse, Deployment, Environment, Version
 
 #: Largest page the release List calls ask for.
 PAGE_SIZE = 100
+#: CompareVersions reads version id 0 of a flow as its draft.
+DRAFT_VERSION_ID = "0"
+
+
+def draft_version(flow: str) -> str:
+    """``.../flows/F/versions/0``: the name CompareVersions gives the draft of ``flow``."""
+    return f"{flow}/versions/{DRAFT_VERSION_ID}"
 
 
 class ReleaseCalls(OperationCalls):
@@ -51,6 +58,20 @@ class ReleaseCalls(OperationCalls):
         """
         client = self.get_versions_client(version)
         return self.call_naming(f"version {version}", client.get_version, name=version, kind=CallKind.READ)
+
+    def compare_versions(self, base: str, target: str, *, language_code: str = "") -> CompareVersionsResponse:
+        """CompareVersions (a READ): the content of two versions of one flow, as JSON strings.
+
+        Each content is the flow with the agent data it uses (intents, entity types, webhooks, route
+        groups) in ``language_code`` (default: the agent's). Version id ``0`` is the draft
+        (:func:`draft_version`).
+
+        :param base: ``.../flows/F/versions/N``, e.g. the version an environment serves.
+        :param target: a version of the same flow, e.g. ``draft_version(flow)``.
+        """
+        client = self.get_versions_client(base)
+        request = {"base_version": base, "target_version": target, "language_code": language_code}
+        return self.call_naming(f"comparing {base} with {target}", client.compare_versions, request=request)
 
     # --- environments ------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""CXCreateVersionsOperator: a version of each selected flow, exactly once per release id."""
+"""CXCreateVersionsOperator: a version of each selected (or each changed) flow, exactly once per release id."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ MAX_DESCRIPTION = 500
 CREATE_VERSION_METADATA = "google.cloud.dialogflow.cx.v3.CreateVersionOperationMetadata"
 #: XCom key of the run summary (the return value is the flow -> version mapping).
 SUMMARY_XCOM_KEY = "cx_versions"
-#: Flows versioned at once by default, and at most. Creates are design-time calls with a per-minute
+#: One row per flow an environment keeps serving: ``{flow display name: version name}``.
+Kept = dict[str, str]
+#: Flows versioned (and compared) at once by default, and at most. Creates are design-time calls with a per-minute
 #: quota: a handful in flight is what makes a release as slow as its slowest flow, not their sum.
 DEFAULT_MAX_WORKERS = 8
 MAX_WORKERS = 32
@@ -37,6 +39,16 @@ FlowVersion = tuple[str, str, bool]
 
 class CXCreateVersionsOperator(CXLongRunningOperator):
     """Create a version of each selected flow for a release; a rerun with the same release id reuses them.
+
+    With ``only_changed`` only the flows the release changed are versioned: each selected flow's
+    draft is compared (Versions.CompareVersions, content without time stamps, in every language of
+    the agent) with the version ``environment`` serves of it. The content of a flow version is the
+    flow with the agent data it uses (intents, entity types, webhooks, route groups), so a changed
+    intent impacts every flow that uses it. A flow is *impacted* when it differs, when the
+    environment serves no version of it (a new flow, or an environment the deploy will create), or
+    when the version it serves is this release's own (a rerun after the deploy). The other flows
+    are *unchanged*: no version is made and the return value maps them to the version the
+    environment serves, so a deploy of the return value keeps them as they are.
 
     Each version's description ends with the line ``[airflow-cx release: <release_id>]``. Before
     creating a flow's version the operator looks for one with that line and adopts it, so a retried
@@ -56,16 +68,31 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         every flow reachable from the start flow (what an environment must pin).
     :param version_display_name: display name of the versions (templated); default ``release_id``.
     :param description: text placed before the release line in each description (templated).
-    :param max_workers: flows versioned at once (1..32, default 8).
+    :param max_workers: flows versioned (and compared) at once (1..32, default 8).
+    :param only_changed: version only the flows that differ from what ``environment`` serves
+        (default ``False``: every selected flow, as a release without an environment to compare with).
+    :param environment: display name, id or resource name of the environment the release goes to
+        (templated); required with ``only_changed``. One that does not exist yet impacts every flow.
 
     Besides those: ``deferrable``, ``poll_interval``, ``operation_timeout`` (one create's wait; see
     :class:`.CXLongRunningOperator`), ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
     ``api_retry_policy``, ``api_max_attempts`` (see :class:`.CXBaseOperator`).
 
-    XCom ``return_value``: ``{flow display name: version resource name}`` (input for
+    XCom ``return_value``: ``{flow display name: version resource name}`` for every selected flow,
+    unchanged flows included with the version the environment serves (input for
     :class:`~airflow_provider_cx.operators.deploy_environment.CXDeployEnvironmentOperator`).
-    XCom ``cx_versions``: ``{"release_id": str, "created": [version names], "adopted": [version names]}``.
-    Both list flows in the same order. Link: the agent in the CX console.
+    XCom ``cx_versions`` (for release notes and summaries)::
+
+        {"release_id": str,
+         "created": [version names this run created],
+         "adopted": [version names of this release found from an earlier try],
+         "impacted": [flow display names versioned by this release: created or adopted],
+         "unchanged": {flow display name: version name the environment keeps serving},
+         "only_changed": bool,
+         "environment": str or None}   # as given (only_changed compares with it)
+
+    Every list follows the order of the return value; without ``only_changed`` ``impacted`` is every
+    selected flow and ``unchanged`` is empty. Link: the agent in the CX console.
     """
 
     template_fields: Sequence[str] = (
@@ -74,6 +101,7 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         "flows",
         "version_display_name",
         "description",
+        "environment",
     )
 
     def __init__(
@@ -84,9 +112,13 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         version_display_name: str | None = None,
         description: str = "",
         max_workers: int = DEFAULT_MAX_WORKERS,
+        only_changed: bool = False,
+        environment: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.only_changed = only_changed
+        self.environment = environment
         self.release_id = release_id
         self.flows = flows
         self.version_display_name = version_display_name
@@ -121,6 +153,16 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
         workers = self.max_workers
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
             raise CXInvalidInputError(f"max_workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
+        if not isinstance(self.only_changed, bool):
+            raise CXInvalidInputError(f"only_changed must be True or False, got {self.only_changed!r}")
+        environment = self.environment
+        if environment is not None and (not isinstance(environment, str) or not environment.strip()):
+            raise CXInvalidInputError(f"environment must be an environment name or None, got {environment!r}")
+        if self.only_changed and environment is None:
+            raise CXInvalidInputError(
+                "only_changed=True needs environment=: the environment whose served flow versions the draft is "
+                "compared with"
+            )
 
     @property
     def display_name(self) -> str:
@@ -136,39 +178,81 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
     def execute(self, context: Any) -> dict[str, str]:
         self.check_inputs()
         self.persist_agent_link(context)
-        selected = self.select_flows()
+        agent = self.get_agent()
+        selected = self.select_flows(agent)
+        order = [flow.display_name for flow in selected]
+        kept = self.unchanged_flows(agent, selected) if self.only_changed else {}
+        impacted = [flow for flow in selected if flow.display_name not in kept]
+        if kept:
+            self.log.info(
+                "release %s: %d flow(s) unchanged from what %s serves, kept: %s",
+                self.release_id,
+                len(kept),
+                self.environment,
+                ", ".join(f"{flow} ({version.rsplit('/', 1)[-1]})" for flow, version in kept.items()),
+            )
         self.log.info(
             "release %s: versioning %d flow(s), %d at a time: %s",
             self.release_id,
-            len(selected),
-            min(self.max_workers, len(selected)),
-            ", ".join(flow.display_name for flow in selected),
+            len(impacted),
+            min(self.max_workers, len(impacted)),
+            ", ".join(flow.display_name for flow in impacted) or "none",
         )
+        if not impacted:
+            return self.finish(context, [], kept, order)
         self.let_earlier_creates_finish()
         if not self.deferrable:
-            outcomes = self.for_each_flow(selected, self.version_flow)
+            outcomes = self.for_each_flow(impacted, self.version_flow)
             rows = [
                 (flow.display_name, outcome.resource.name, outcome.created)
-                for flow, outcome in zip(selected, outcomes, strict=True)
+                for flow, outcome in zip(impacted, outcomes, strict=True)
             ]
-            return self.finish(context, rows)
-        started = self.for_each_flow(selected, self.start_version)
+            return self.finish(context, rows, kept, order)
+        started = self.for_each_flow(impacted, self.start_version)
         pending = [entry["operation"] for entry in started if "operation" in entry]
         if not pending:
-            return self.finish(context, [(entry["flow"], entry["version"], False) for entry in started])
+            return self.finish(context, [(entry["flow"], entry["version"], False) for entry in started], kept, order)
         from google.cloud.dialogflowcx_v3 import Version
 
-        self.defer_until_done(pending, result_type=Version, then="after_versions", state={"flows": started})
+        state = {"flows": started, "kept": kept, "order": order}
+        self.defer_until_done(pending, result_type=Version, then="after_versions", state=state)
 
-    def select_flows(self) -> list[Any]:
+    def select_flows(self, agent: Any) -> list[Any]:
         from airflow_provider_cx.hooks.lookup import match_many
 
-        agent = self.get_agent()
         flows = self.hook.list_flows(self.agent_name)
         if self.flows is None:
             return self.hook.reachable_flows(agent, flows)
         chosen = match_many("flow", self.agent_name, "flows", list(self.flows), flows)
         return list({flow.name: flow for flow in chosen}.values())
+
+    def unchanged_flows(self, agent: Any, selected: list[Any]) -> Kept:
+        """``{flow display name: served version}`` of the selected flows whose draft ``environment`` serves as is.
+
+        The comparisons run concurrently like the creates. A flow the environment serves no version
+        of, or serves this release's own version of (the deploy ran before a rerun), is impacted.
+        """
+        from airflow_provider_cx.hooks.flow_changes import agent_languages, served_versions
+
+        assert self.environment is not None  # check_inputs
+        served = served_versions(self.hook, self.agent_name, self.environment)
+        if served is None:
+            self.log.info("environment %r does not exist yet: every flow is impacted", self.environment)
+            return {}
+        candidates = [flow for flow in selected if flow.name in served]
+        if not candidates:
+            return {}
+        languages = agent_languages(agent)
+        keep = self.for_each_flow(candidates, lambda flow: self.keeps_version(flow, served[flow.name], languages))
+        return {flow.display_name: served[flow.name] for flow, kept in zip(candidates, keep, strict=True) if kept}
+
+    def keeps_version(self, flow: Any, version: str, languages: list[str]) -> bool:
+        """Whether ``flow`` keeps ``version`` (the one served): not this release's, same content as the draft."""
+        from airflow_provider_cx.hooks.flow_changes import draft_differs
+
+        if is_marked(self.hook.get_version(version), self.release_id.strip()):
+            return False  # this release's version: report the flow as impacted (adopted), as the first try did
+        return not draft_differs(self.hook, flow.name, version, languages)
 
     def let_earlier_creates_finish(self) -> None:
         """Wait for CreateVersion operations still running in the agent's location.
@@ -295,15 +379,25 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
 
     # --- deferral ---------------------------------------------------------------------------------
 
-    def after_versions(self, context: Any, results: dict[str, Any], flows: list[dict[str, str]]) -> dict[str, str]:
-        """Completion of the deferred wait: each created version from its operation, then as the sync path."""
+    def after_versions(
+        self,
+        context: Any,
+        results: dict[str, Any],
+        flows: list[dict[str, str]],
+        kept: Kept | None = None,
+        order: list[str] | None = None,
+    ) -> dict[str, str]:
+        """Completion of the deferred wait: each created version from its operation, then as the sync path.
+
+        ``kept`` and ``order`` default for a deferral made before ``only_changed`` existed.
+        """
         rows = [
             (entry["flow"], entry["version"], False)
             if "version" in entry
             else (entry["flow"], results[entry["operation"]].name, True)
             for entry in flows
         ]
-        return self.finish(context, rows)
+        return self.finish(context, rows, kept or {}, order)
 
     def operation_failed(self, context: Any, error: Exception, event: dict[str, Any]) -> Any:
         """A failed or timed-out create, restated to name its flow and the release."""
@@ -332,8 +426,17 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
 
     # --- result ---------------------------------------------------------------------------------
 
-    def finish(self, context: Any, rows: list[FlowVersion]) -> dict[str, str]:
-        """Push the run summary (XCom ``cx_versions``) and return ``{flow: version}``; both paths end here."""
+    def finish(
+        self, context: Any, rows: list[FlowVersion], kept: Kept, order: list[str] | None = None
+    ) -> dict[str, str]:
+        """Push the run summary (XCom ``cx_versions``) and return ``{flow: version}``; every path ends here.
+
+        ``rows`` are the impacted flows, ``kept`` the unchanged ones; both are listed in ``order``
+        (the selected flows' order; default: impacted, then unchanged).
+        """
+        position = {flow: i for i, flow in enumerate(order or [])}
+        rows = sorted(rows, key=lambda row: position.get(row[0], len(position)))
+        unchanged = sorted(kept.items(), key=lambda item: position.get(item[0], len(position)))
         self.push_xcom(
             context,
             SUMMARY_XCOM_KEY,
@@ -341,6 +444,11 @@ class CXCreateVersionsOperator(CXLongRunningOperator):
                 "release_id": self.release_id.strip(),
                 "created": [version for _, version, created in rows if created],
                 "adopted": [version for _, version, created in rows if not created],
+                "impacted": [flow for flow, _, _ in rows],
+                "unchanged": dict(unchanged),
+                "only_changed": self.only_changed,
+                "environment": self.environment,
             },
         )
-        return {flow: version for flow, version, _ in rows}
+        mapping = {flow: version for flow, version, _ in rows} | dict(unchanged)
+        return dict(sorted(mapping.items(), key=lambda item: position.get(item[0], len(position))))

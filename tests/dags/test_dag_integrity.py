@@ -41,6 +41,8 @@ for dag_id, dag in bag.dags.items():
                 "outlets": [getattr(outlet, "name", str(outlet)) for outlet in task.outlets or ()],
                 "deferrable": getattr(task, "deferrable", None),
                 "profile": getattr(task, "profile", None),
+                "only_changed": getattr(task, "only_changed", None),
+                "environment": getattr(task, "environment", None),
             }
             for task in dag.tasks
         },
@@ -248,3 +250,21 @@ def test_a_broken_config_is_an_import_error_naming_the_key(tmp_path: Path) -> No
 
     assert {Path(name).name for name in errors} == {f"{dag_id}.py" for dag_id in EXPECTED_DAGS}
     assert all("stages.prod.agent" in trace for trace in errors.values())
+
+
+def test_the_release_versions_only_the_changed_flows_unless_configured(parsed: dict[str, Any], tmp_path: Path) -> None:
+    stages = ("staging", "prod")
+    shipped = parsed["dags"]["cx_release_promotion"]["tasks"]
+    for stage in stages:
+        task = shipped[f"version_{stage}"]
+        assert task["only_changed"] is True
+        # Compared with the environment the stage's deploy task serves (the same param).
+        assert task["environment"] == f"{{{{ params.{stage}_environment }}}}"
+
+    config = json.loads((DAGS / "cx_config.json").read_text())
+    config.setdefault("release", {})["version_all_flows"] = True
+    path = tmp_path / "version-all-flows.json"
+    path.write_text(json.dumps(config))
+    tasks = parse_dags(tmp_path, path)["dags"]["cx_release_promotion"]["tasks"]
+
+    assert [tasks[f"version_{stage}"]["only_changed"] for stage in stages] == [False, False]

@@ -71,6 +71,7 @@ def test_targets_default_to_the_staging_and_prod_stages() -> None:
     assert [(t.key, t.environments) for t in config.targets] == [("staging", ("staging",)), ("prod", ("production",))]
     assert config.release.min_pass_rate == 1.0
     assert config.backup.keep_last == 14
+    assert config.release.version_all_flows is False  # a release versions only the flows it changed
 
 
 def test_a_stage_may_use_its_own_connection() -> None:
@@ -139,6 +140,7 @@ def _stages_with(stage: str, **fields: Any) -> dict[str, Any]:
         (edited(stages=_stages_with("staging", environment="")), "stages.staging.environment"),
         (edited(release={"min_pass_rate": 1.5}), "release.min_pass_rate must be a number from 0 to 1"),
         (edited(release={"lint_fail_on": "FATAL"}), "release.lint_fail_on must be one of INFO, WARNING, ERROR"),
+        (edited(release={"version_all_flows": "yes"}), "release.version_all_flows must be true or false"),
         (edited(release={"smoke_test": [{"expected_intent": "x"}]}), "release.smoke_test"),
         (edited(targets=[]), "targets must be a non-empty list"),
         (

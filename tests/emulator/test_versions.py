@@ -160,3 +160,54 @@ def test_create_version_operation_that_fails_leaves_no_version(cx_emulator_facto
     with pytest.raises(exceptions.InternalServerError):
         wait_for(op)
     assert list(api.versions.list_versions(parent=flows["Transfers"].name)) == []
+
+
+def changed_flows(api, versions: dict[str, cx.Version], language_code: str = "") -> set[str]:
+    """The flows whose draft CompareVersions shows different from ``versions`` (content, any key order)."""
+    changed = set()
+    for flow, version in versions.items():
+        draft = version.name.rsplit("/versions/", 1)[0] + "/versions/0"
+        request = cx.CompareVersionsRequest(
+            base_version=version.name, target_version=draft, language_code=language_code
+        )
+        response = api.versions.compare_versions(request=request)
+        if json.loads(response.base_version_content_json) != json.loads(response.target_version_content_json):
+            changed.add(flow)
+    return changed
+
+
+def test_compare_versions_covers_the_agent_data_a_flow_uses_and_nothing_else(cx_client):
+    api = clients(cx_client)
+    entity_types = cx_client(cx.EntityTypesClient)
+    agent, flows = sample_agent(api)
+    versions = {name: create_version(api, flow) for name, flow in flows.items()}
+    assert changed_flows(api, versions) == set()
+
+    # A webhook: only the flow that calls it.
+    (webhook,) = [w for w in api.webhooks.list_webhooks(parent=agent.name) if w.display_name == "Branch Locator"]
+    webhook.generic_web_service.uri = "https://branches.example.com/v2/locate"
+    api.webhooks.update_webhook(webhook=webhook)
+    assert changed_flows(api, versions) == {"Branch Finder"}
+
+    # An entity type: the flow whose page uses it, and the flow routing an intent whose parameter uses it.
+    versions = {name: create_version(api, flow) for name, flow in flows.items()}
+    (zip_code,) = [e for e in entity_types.list_entity_types(parent=agent.name) if e.display_name == "zip-code"]
+    zip_code.entities.append(cx.EntityType.Entity(value="99999", synonyms=["99999"]))
+    entity_types.update_entity_type(entity_type=zip_code)
+    assert changed_flows(api, versions) == {"Branch Finder", "Default Start Flow"}  # branch.find uses @zip-code
+
+
+def test_compare_versions_shows_training_phrases_in_the_language_asked(cx_client):
+    api = clients(cx_client)
+    agent, flows = sample_agent(api)
+    agent.supported_language_codes = ["de"]
+    api.agents.update_agent(agent=agent, update_mask={"paths": ["supported_language_codes"]})
+    versions = {name: create_version(api, flow) for name, flow in flows.items()}
+    (hours,) = [i for i in api.intents.list_intents(parent=agent.name) if i.display_name == "branch.hours"]
+    german = cx.Intent(name=hours.name, display_name=hours.display_name)
+    german.training_phrases.append(cx.Intent.TrainingPhrase(parts=[{"text": "wann haben sie offen"}], repeat_count=1))
+    request = cx.UpdateIntentRequest(intent=german, language_code="de", update_mask={"paths": ["training_phrases"]})
+    api.intents.update_intent(request=request)
+
+    assert changed_flows(api, versions, "de") == {"Branch Finder", "Default Start Flow"}
+    assert changed_flows(api, versions, "en") == set()  # the English phrases did not change

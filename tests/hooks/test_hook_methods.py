@@ -126,6 +126,33 @@ def test_versions_environments_and_deployments(hook: DialogflowCXHook, agent: st
         hook.get_environment(environment.name)
 
 
+def test_compare_versions_with_the_draft(hook: DialogflowCXHook, agent: str) -> None:
+    from google.cloud.dialogflowcx_v3 import Version
+
+    from airflow_provider_cx.hooks.flow_changes import agent_languages, draft_differs, served_versions
+    from airflow_provider_cx.hooks.release_calls import draft_version
+    from airflow_provider_cx.hooks.version_content import same_content
+
+    flows = {flow.display_name: flow.name for flow in hook.list_flows(agent)}
+    finder = flows["Branch Finder"]
+    version = hook.wait_for_result(hook.create_version(finder, display_name="v1"), Version)
+    assert draft_version(finder) == f"{finder}/versions/0"
+    assert same_content(hook.compare_versions(version.name, draft_version(finder)))
+    languages = agent_languages(hook.get_agent(agent))
+    assert languages == ["en"]
+    assert not draft_differs(hook, finder, version.name, languages)
+
+    (webhook,) = hook.get_webhooks_client(agent).list_webhooks(parent=agent)
+    webhook.generic_web_service.uri = "https://branches.example.com/v2"
+    hook.get_webhooks_client(agent).update_webhook(webhook=webhook)
+    assert not same_content(hook.compare_versions(version.name, draft_version(finder), language_code="en"))
+    assert draft_differs(hook, finder, version.name, languages)
+
+    assert served_versions(hook, agent, "no-such-environment") is None
+    with pytest.raises(CXResourceNotFoundError, match="comparing"):
+        hook.compare_versions(f"{finder}/versions/99", draft_version(finder))
+
+
 def test_test_cases_coverage_and_detect_intent(hook: DialogflowCXHook, agent: str) -> None:
     from google.cloud.dialogflowcx_v3 import BatchRunTestCasesResponse
 

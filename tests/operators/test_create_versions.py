@@ -48,7 +48,15 @@ def test_versions_every_reachable_flow_and_reports_them(sample_agent, cx_connect
         assert version.display_name == "rel-1"
         assert version.description == f"Nightly build\n{release_marker('rel-1')}"
     summary = context["ti"].xcom["cx_versions"]
-    assert summary == {"release_id": "rel-1", "created": list(result.values()), "adopted": []}
+    assert summary == {
+        "release_id": "rel-1",
+        "created": list(result.values()),
+        "adopted": [],
+        "impacted": list(result),  # without only_changed every selected flow is impacted
+        "unchanged": {},
+        "only_changed": False,
+        "environment": None,
+    }
     assert context["ti"].xcom[CXAgentLink.key].endswith(sample_agent)
 
 
@@ -290,7 +298,15 @@ def test_deferred_run_defers_once_and_resumes_with_what_the_sync_path_returns(sa
     assert all(len(versions) == 1 for versions in stored.values())
     assert {flow: v[0].name for flow, v in stored.items()} == result
     assert all(v[0].description == f"Nightly build\n{release_marker('rel-1')}" for v in stored.values())
-    assert context["ti"].xcom["cx_versions"] == {"release_id": "rel-1", "created": list(result.values()), "adopted": []}
+    assert context["ti"].xcom["cx_versions"] == {
+        "release_id": "rel-1",
+        "created": list(result.values()),
+        "adopted": [],
+        "impacted": list(result),
+        "unchanged": {},
+        "only_changed": False,
+        "environment": None,
+    }
     assert context["ti"].xcom[CXAgentLink.key].endswith(sample_agent)
 
     sync_context = make_context()
@@ -303,7 +319,15 @@ def test_a_deferred_rerun_with_nothing_to_create_finishes_without_deferring(samp
     context = make_context()
     again = operator(sample_agent, deferrable=True).execute(context)  # no TaskDeferred
     assert again == first
-    assert context["ti"].xcom["cx_versions"] == {"release_id": "rel-1", "created": [], "adopted": list(first.values())}
+    assert context["ti"].xcom["cx_versions"] == {
+        "release_id": "rel-1",
+        "created": [],
+        "adopted": list(first.values()),
+        "impacted": list(first),
+        "unchanged": {},
+        "only_changed": False,
+        "environment": None,
+    }
 
 
 def test_deferred_with_some_flows_already_versioned_adopts_them_and_waits_for_the_rest(sample_agent, cx_connection):
@@ -358,3 +382,263 @@ def test_deferred_under_thirty_percent_faults_makes_exactly_one_version_per_flow
     assert first == again
     assert set(first) == SAMPLE_FLOWS
     assert all(len(versions) == 1 for versions in versions_by_flow(server, agent).values())
+
+
+# --- only the flows a release changed ----------------------------------------------------------------
+
+
+def changed_package(tmp_path: Any, *, page: bool = False, intent: bool = False) -> bytes:
+    """The sample agent with the Transfers flow's Confirm Transfer page and/or intent branch.hours changed."""
+    import json
+    import shutil
+
+    from airflow_provider_cx.emulator.testing import package_bytes
+    from airflow_provider_cx.sample_agent import sample_agent_path
+
+    root = tmp_path / f"agent-{page}-{intent}"
+    shutil.copytree(sample_agent_path(), root)
+    if page:
+        path = root / "flows" / "Transfers" / "pages" / "Confirm Transfer.json"
+        data = json.loads(path.read_text())
+        data["entryFulfillment"]["messages"] = [{"text": {"text": ["Please confirm."]}, "languageCode": "en"}]
+        path.write_text(json.dumps(data))
+    if intent:
+        path = root / "intents" / "branch.hours" / "trainingPhrases" / "en.json"
+        data = json.loads(path.read_text())
+        data["trainingPhrases"].append(
+            {"parts": [{"text": "are you open on sundays"}], "repeatCount": 1, "languageCode": "en"}
+        )
+        path.write_text(json.dumps(data))
+    return package_bytes(root)
+
+
+def restore(server: Any, agent: str, content: bytes) -> None:
+    from airflow_provider_cx.emulator.testing import wait_for
+
+    wait_for(server.client(cx.AgentsClient).restore_agent(request={"name": agent, "agent_content": content}))
+
+
+def release(agent: str, release_id: str, environment: str = "staging", **kwargs: Any) -> tuple[dict[str, str], dict]:
+    """Version (only the changed flows) and deploy, as a stage of the release DAG does; returns result and summary."""
+    from airflow_provider_cx.operators.deploy_environment import CXDeployEnvironmentOperator
+
+    versions = operator(agent, release_id=release_id, only_changed=True, environment=environment, **kwargs)
+    context = make_context(versions)
+    result = versions.execute(context)
+    deploy = CXDeployEnvironmentOperator(
+        task_id="deploy",
+        agent=agent,
+        gcp_conn_id=CONN_ID,
+        environment=environment,
+        versions=result,
+        create_if_missing=True,
+        release_id=release_id,
+        **FAST,
+    )
+    deploy.execute(make_context(deploy))
+    return result, context["ti"].xcom["cx_versions"]
+
+
+def served(server: Any, agent: str, environment: str = "staging") -> dict[str, str]:
+    """``{flow display name: version name}`` the environment serves."""
+    flows = {f.name: f.display_name for f in server.client(cx.FlowsClient).list_flows(parent=agent)}
+    (env,) = [
+        e for e in server.client(cx.EnvironmentsClient).list_environments(parent=agent) if e.display_name == environment
+    ]
+    return {flows[c.version.rsplit("/versions/", 1)[0]]: c.version for c in env.version_configs}
+
+
+def test_a_release_changing_one_flow_versions_only_that_flow_in_each_stage(cx_connection, tmp_path):
+    changed = changed_package(tmp_path, page=True)
+    for stage in ("staging", "prod"):
+        agent = new_agent(cx_connection)
+        first, summary = release(agent, "rel-1", environment=stage)
+        # A new environment serves nothing yet: every flow is impacted.
+        assert summary["impacted"] == list(first)
+        assert set(first) == SAMPLE_FLOWS
+        assert summary["unchanged"] == {}
+        assert summary["created"] == list(first.values())
+        before = served(cx_connection, agent, stage)
+        assert before == first
+
+        restore(cx_connection, agent, changed)
+        second, summary = release(agent, "rel-2", environment=stage)
+
+        counts = {flow: len(versions) for flow, versions in versions_by_flow(cx_connection, agent).items()}
+        assert counts == {**dict.fromkeys(SAMPLE_FLOWS, 1), "Transfers": 2}, stage  # exactly one new version
+        assert summary["impacted"] == ["Transfers"]
+        assert summary["created"] == [second["Transfers"]]
+        assert summary["adopted"] == []
+        assert summary["unchanged"] == {flow: v for flow, v in first.items() if flow != "Transfers"}
+        assert summary["only_changed"] is True
+        assert summary["environment"] == stage
+        assert list(second) == list(first)  # every flow, in the same order
+        after = served(cx_connection, agent, stage)
+        assert after == {**before, "Transfers": second["Transfers"]}
+        assert second["Transfers"] != before["Transfers"]
+
+
+def test_a_changed_intent_impacts_every_flow_that_uses_it(cx_connection, tmp_path):
+    agent = new_agent(cx_connection)
+    first, _ = release(agent, "rel-1")
+    restore(cx_connection, agent, changed_package(tmp_path, intent=True))
+
+    second, summary = release(agent, "rel-2")
+
+    # branch.hours is routed in Default Start Flow and in Branch Finder, in no other flow.
+    assert summary["impacted"] == ["Default Start Flow", "Branch Finder"]
+    assert set(summary["unchanged"]) == {"Card Services", "Transfers"}
+    assert served(cx_connection, agent) == {
+        flow: second[flow] if flow in summary["impacted"] else first[flow] for flow in first
+    }
+    for flow in summary["impacted"]:
+        assert second[flow] != first[flow]
+
+
+def test_an_unchanged_release_creates_nothing_and_deploys_nothing(cx_connection):
+    agent = new_agent(cx_connection)
+    first, _ = release(agent, "rel-1")
+    restore(cx_connection, agent, package_bytes_of_sample())
+
+    second, summary = release(agent, "rel-2")
+
+    assert second == first
+    assert summary["impacted"] == []
+    assert summary["created"] == []
+    assert summary["unchanged"] == first
+    assert {flow: len(v) for flow, v in versions_by_flow(cx_connection, agent).items()} == dict.fromkeys(
+        SAMPLE_FLOWS, 1
+    )
+
+
+def package_bytes_of_sample() -> bytes:
+    from airflow_provider_cx.emulator.testing import package_bytes
+    from airflow_provider_cx.sample_agent import sample_agent_path
+
+    return package_bytes(sample_agent_path())
+
+
+def test_rerun_of_an_only_changed_release_reports_the_same_flows_before_and_after_its_deploy(cx_connection, tmp_path):
+    agent = new_agent(cx_connection)
+    release(agent, "rel-1")
+    restore(cx_connection, agent, changed_package(tmp_path, page=True))
+    first = operator(agent, release_id="rel-2", only_changed=True, environment="staging")
+    result = first.execute(make_context(first))
+
+    context = make_context()
+    again = operator(agent, release_id="rel-2", only_changed=True, environment="staging").execute(context)
+    assert again == result
+    assert context["ti"].xcom["cx_versions"]["adopted"] == [result["Transfers"]]
+
+    # After the deploy, the environment serves rel-2's Transfers: still this release's impacted flow.
+    _, summary = release(agent, "rel-2")
+    assert summary["impacted"] == ["Transfers"]
+    assert summary["adopted"] == [result["Transfers"]]
+    assert summary["created"] == []
+    assert len(versions_by_flow(cx_connection, agent)["Transfers"]) == 2
+
+
+def test_every_flow_is_versioned_without_only_changed(cx_connection):
+    agent = new_agent(cx_connection)
+    first, _ = release(agent, "rel-1")
+    op = operator(agent, release_id="rel-2", environment="staging")
+    context = make_context(op)
+    result = op.execute(context)
+
+    assert set(result.values()).isdisjoint(first.values())
+    summary = context["ti"].xcom["cx_versions"]
+    assert summary["impacted"] == list(result)
+    assert summary["unchanged"] == {}
+    assert summary["only_changed"] is False
+
+
+def test_only_changed_defers_for_the_changed_flows_only(cx_connection, tmp_path):
+    agent = new_agent(cx_connection)
+    first, _ = release(agent, "rel-1")
+    restore(cx_connection, agent, changed_package(tmp_path, page=True))
+    op = operator(agent, release_id="rel-2", only_changed=True, environment="staging", deferrable=True)
+    context = make_context(op)
+
+    result, _ = run_deferred(op, context)
+
+    assert result == {**first, "Transfers": result["Transfers"]}
+    assert result["Transfers"] != first["Transfers"]
+    summary = context["ti"].xcom["cx_versions"]
+    assert summary["created"] == [result["Transfers"]]
+    assert summary["impacted"] == ["Transfers"]
+    assert list(summary["unchanged"]) == [f for f in first if f != "Transfers"]
+
+
+def test_only_changed_needs_an_environment_and_refuses_bad_flags(sample_agent, cx_connection):
+    with pytest.raises(CXInvalidInputError, match="only_changed=True needs environment="):
+        operator(sample_agent, only_changed=True).execute(make_context())
+    with pytest.raises(CXInvalidInputError, match="only_changed must be True or False"):
+        operator(sample_agent, only_changed="yes", environment="staging").execute(make_context())
+    with pytest.raises(CXInvalidInputError, match="environment must be"):
+        operator(sample_agent, only_changed=True, environment=" ").execute(make_context())
+    assert all(not versions for versions in versions_by_flow(cx_connection, sample_agent).values())
+
+
+def test_a_change_in_another_language_of_the_agent_impacts_the_flows_using_it(cx_connection):
+    agent = new_agent(cx_connection)
+    agents = cx_connection.client(cx.AgentsClient)
+    found = agents.get_agent(name=agent)
+    found.supported_language_codes = ["de"]
+    agents.update_agent(agent=found, update_mask={"paths": ["supported_language_codes"]})
+    first, _ = release(agent, "rel-1")
+    intents = cx_connection.client(cx.IntentsClient)
+    (hours,) = [i for i in intents.list_intents(parent=agent) if i.display_name == "branch.hours"]
+    german = cx.Intent(name=hours.name, display_name=hours.display_name)
+    german.training_phrases.append(cx.Intent.TrainingPhrase(parts=[{"text": "wann haben sie offen"}], repeat_count=1))
+    update = cx.UpdateIntentRequest(intent=german, language_code="de", update_mask={"paths": ["training_phrases"]})
+    intents.update_intent(request=update)
+
+    _, summary = release(agent, "rel-2")
+
+    # CompareVersions shows one language per call: the German phrases differ, the English do not.
+    assert summary["impacted"] == ["Default Start Flow", "Branch Finder"]
+    assert summary["unchanged"] == {flow: first[flow] for flow in ("Card Services", "Transfers")}
+
+
+def test_only_changed_under_thirty_percent_faults_still_versions_just_the_changed_flow(
+    monkeypatch, cx_emulator_factory, tmp_path
+):
+    fast_retries(monkeypatch)
+    server = cx_emulator_factory()
+    connect(monkeypatch, server)
+    admin = server.admin()
+    agent = new_agent(server)
+    first, _ = release(agent, "rel-1")
+    restore(server, agent, changed_package(tmp_path, page=True))
+
+    admin.reset_stats()
+    admin.set_faults(CHAOS)
+    try:
+        results = [
+            operator(agent, release_id="rel-2", only_changed=True, environment="staging").execute(make_context())
+            for _ in range(2)  # a retried task
+        ]
+        counts = admin.stats()["counts"]
+    finally:
+        admin.set_faults(None)
+
+    assert any("CompareVersions" in method for method in counts)  # the comparisons ran under faults
+    assert results[0] == results[1]
+    assert results[0] == {**first, "Transfers": results[0]["Transfers"]}
+    stored = versions_by_flow(server, agent)
+    assert {flow: len(versions) for flow, versions in stored.items()} == {
+        **dict.fromkeys(SAMPLE_FLOWS, 1),
+        "Transfers": 2,
+    }
+
+
+def test_a_flow_the_environment_serves_no_version_of_is_impacted(cx_connection):
+    agent = new_agent(cx_connection)
+    first, _ = release(agent, "rel-1")
+    cx_connection.client(cx.FlowsClient).create_flow(parent=agent, flow=cx.Flow(display_name="Loans"))
+
+    result, summary = release(agent, "rel-2", flows=[*first, "Loans"])
+
+    assert summary["impacted"] == ["Loans"]  # new in this release: the environment serves no version of it
+    assert summary["unchanged"] == first
+    assert served(cx_connection, agent) == {**first, "Loans": result["Loans"]}

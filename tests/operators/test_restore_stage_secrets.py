@@ -120,7 +120,9 @@ def test_a_stage_package_is_refused_without_its_profile_and_nothing_changes(
     before = export_files(cx_connection, sample_agent)
     backup = tmp_path / "backup.zip"
 
-    with pytest.raises(CXInvalidInputError, match=r"unresolved secret marker.*X-Api-Key|unresolved secret marker"):
+    with pytest.raises(
+        CXInvalidInputError, match=r"1 unresolved secret marker.*requestHeaders\[0\]\.value.*pass stage_profile="
+    ):
         restore_task(sample_agent, staged["uri"], backup_to=str(backup)).execute(make_context())
 
     assert export_files(cx_connection, sample_agent) == before

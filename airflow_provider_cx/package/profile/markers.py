@@ -55,11 +55,6 @@ def find_secret_markers(package: AgentPackage) -> list[MarkerSite]:
     return sites
 
 
-def has_secret_markers(package: AgentPackage) -> bool:
-    """Whether the package holds any marker (a stage package whose profile sets secrets)."""
-    return bool(find_secret_markers(package))
-
-
 def require_no_secret_markers(package: AgentPackage, what: str = "the package") -> None:
     """Raise :class:`UnresolvedSecretError` naming each marker of ``package``, if it has any."""
     sites = find_secret_markers(package)

@@ -183,6 +183,7 @@ def promote(stage: str) -> list[Any]:
             task_id=f"restore_{stage}",
             source=f"{{{{ ti.xcom_pull(task_ids='stage_package_{stage}')['uri'] }}}}",
             backup_to=f"{FOLDER}/backups/{stage}-before.zip",
+            stage_profile=CONFIG.stages[stage].profile,  # puts the package's secrets in, in memory
             poll_interval=CONFIG.poll_interval,
             **common,
         ),
@@ -302,6 +303,7 @@ with DAG(
         target="{{ ti.xcom_pull(task_ids='export_dev')['uri'] }}",
         report_to=f"{FOLDER}/reports",
         title=f"Release {RELEASE_ID}: changes against prod",
+        substitutions="{{ ti.xcom_pull(task_ids='stage_package_staging')['change_list']['json'] }}",
     )
     staging = promote("staging")
     approval = ApprovalOperator(
@@ -321,6 +323,7 @@ with DAG(
 
     chain(release, export_dev, lint, *staging, approval, *prod, smoke)
     export_dev >> export_prod >> diff >> approval
+    staging[0] >> diff  # the release notes list staging's substitutions
 
     rollbacks = [roll_back("staging", staging), roll_back("prod", [*prod, smoke])]
     [smoke, *rollbacks] >> summarize_release()

@@ -29,7 +29,11 @@ class CXStagePackageOperator(CXArtifactIO, BaseOperator):
     Pure: reads and writes packages, calls no API, so it runs before anything in the stage changes.
     The profile's secrets (``conn:<id>``: the connection's password; ``var:<name>``: the Variable;
     ``env:`` is refused on workers) are resolved through Airflow and registered with its secrets
-    masker; the change list shows header names and ``***`` for secret values. The stage-fit gate
+    masker, so a missing one fails here; the package written holds a marker in place of each value
+    (``${secret:conn:<id>}``), never the value: restore it with
+    :class:`~airflow_provider_cx.operators.restore_agent.CXRestoreAgentOperator`'s ``stage_profile``
+    (the same profile), which puts the values in in memory. The change list shows header names and
+    ``***`` for secret values. The stage-fit gate
     (:func:`~airflow_provider_cx.package.lint.check_stage_fit`) runs on the result: an ERROR finding
     fails the task and nothing is written.
 
@@ -88,10 +92,14 @@ class CXStagePackageOperator(CXArtifactIO, BaseOperator):
 
         target = self.check_target()
         config = self.gate_config()
-        profile = self.stage_profile()
+        profile = self.read_profile()
         package, source_uri = load_package(self.source, gcp_conn_id=self.gcp_conn_id)
         try:
-            overlay = apply_profile(package, profile, resolve=airflow_secret_resolver(), on_secret=mask_secret)
+            # The values are resolved (and masked) to fail now on a missing secret; the package
+            # written holds markers, which the restore resolves in memory.
+            overlay = apply_profile(
+                package, profile, resolve=airflow_secret_resolver(), on_secret=mask_secret, secret_markers=True
+            )
         except ProfileError as error:
             raise CXInvalidInputError(f"profile {self.profile_label()}: {error}") from None
         findings = self.stage_fit(overlay, profile, target, config)
@@ -146,26 +154,15 @@ class CXStagePackageOperator(CXArtifactIO, BaseOperator):
         )
 
     def profile_label(self) -> str:
-        if self.profile is None or isinstance(self.profile, Mapping):
-            return "(inline)" if self.profile is not None else "(none)"
-        return storage.uri_of(self.profile)
+        from airflow_provider_cx.operators.stage_secrets import profile_label
 
-    def stage_profile(self) -> StageProfile:
+        return profile_label(self.profile)
+
+    def read_profile(self) -> StageProfile:
         """The profile: parsed from the mapping, or read from its file (any storage location)."""
-        from airflow_provider_cx.package.profile import ProfileError, parse_profile
+        from airflow_provider_cx.operators.stage_secrets import read_stage_profile
 
-        document: Any = {}
-        if isinstance(self.profile, Mapping):
-            document = dict(self.profile)
-        elif self.profile is not None:
-            try:
-                document = json.loads(self.read_artifact(self.profile))
-            except (FileNotFoundError, storage.StorageLocationError, UnicodeDecodeError, ValueError) as error:
-                raise CXInvalidInputError(f"profile: {error}") from None
-        try:
-            return parse_profile(document)
-        except ProfileError as error:
-            raise CXInvalidInputError(f"profile {self.profile_label()}: {error}") from None
+        return read_stage_profile(self.profile, self.read_artifact, "profile")
 
     # --- gate and output --------------------------------------------------------------------------
     def stage_fit(self, overlay: Overlay, profile: StageProfile, target: str, config: LintConfig) -> list[Finding]:

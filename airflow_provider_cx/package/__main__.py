@@ -125,7 +125,10 @@ def _overlay(args: argparse.Namespace) -> int:
 
     try:
         overlay = apply_profile(
-            read_package(args.source, _limits(args)), load_profile(args.profile), resolve=env_resolver()
+            read_package(args.source, _limits(args)),
+            load_profile(args.profile),
+            resolve=None if args.secret_markers else env_resolver(),
+            secret_markers=args.secret_markers,
         )
     except ProfileError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -226,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
     overlay.add_argument("source", type=Path, help="the agent package: a .zip export or a folder")
     overlay.add_argument("--profile", type=Path, required=True, help="the stage profile (JSON)")
     overlay.add_argument("--output", type=Path, required=True, help="the stage's package (.zip, else a folder)")
+    overlay.add_argument(
+        "--secret-markers",
+        action="store_true",
+        help="write ${secret:<ref>} where the profile sets a secret, not its value (a package to store; "
+        "CXRestoreAgentOperator's stage_profile puts the values in); the secrets need not be set",
+    )
     _add_limit_options(overlay)
     overlay.set_defaults(run=_overlay)
 

@@ -43,6 +43,8 @@ for dag_id, dag in bag.dags.items():
                 "profile": getattr(task, "profile", None),
                 "only_changed": getattr(task, "only_changed", None),
                 "environment": getattr(task, "environment", None),
+                "stage_profile": getattr(task, "stage_profile", None),
+                "substitutions": getattr(task, "substitutions", None),
             }
             for task in dag.tasks
         },
@@ -216,7 +218,14 @@ def test_each_stage_package_task_gets_its_stage_profile_from_the_config(tmp_path
 
     assert tasks["stage_package_staging"]["profile"] == str(tmp_path / "profiles" / "staging.json")
     assert tasks["stage_package_prod"]["profile"] == "gs://acme-release/profiles/prod.json"
-    assert tasks["stage_package_staging"]["downstream"] == ["plan_rollback_staging", "restore_staging"]
+    # The restore puts in the secrets of the profile that wrote the package (markers in storage).
+    assert tasks["restore_staging"]["stage_profile"] == tasks["stage_package_staging"]["profile"]
+    assert tasks["restore_prod"]["stage_profile"] == "gs://acme-release/profiles/prod.json"
+    # The release notes list staging's substitutions, so the diff waits for staging's package.
+    assert tasks["stage_package_staging"]["downstream"] == ["diff_release", "plan_rollback_staging", "restore_staging"]
+    assert tasks["diff_release"]["substitutions"] == (
+        "{{ ti.xcom_pull(task_ids='stage_package_staging')['change_list']['json'] }}"
+    )
 
 
 def test_the_release_waits_for_test_runs_and_version_creates_in_the_triggerer_as_configured(

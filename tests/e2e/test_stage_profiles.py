@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,12 +108,18 @@ def webhook_of(world: ProfiledWorld, agent: str, environment: str | None = None)
     return files["webhooks/Branch Locator.json"]["genericWebService"]
 
 
-def files_under(folder: Path, skip_suffix: str = ".zip") -> dict[str, str]:
-    return {
-        str(path): path.read_text(errors="replace")
-        for path in folder.rglob("*")
-        if path.is_file() and not path.name.endswith(skip_suffix)
-    }
+def files_under(folder: Path, skip_suffix: str | None = None) -> dict[str, str]:
+    """Each file as text; a zip also member by member, unpacked (compressed bytes would hide a secret)."""
+    texts = {}
+    for path in folder.rglob("*"):
+        if not path.is_file() or (skip_suffix and path.name.endswith(skip_suffix)):
+            continue
+        texts[str(path)] = path.read_text(errors="replace")
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.infolist():
+                    texts[f"{path}!{member.filename}"] = archive.read(member).decode(errors="replace")
+    return texts
 
 
 def test_each_stage_converses_only_with_its_own_backend_and_the_key_stays_secret(world: ProfiledWorld) -> None:
@@ -157,9 +164,21 @@ def test_each_stage_converses_only_with_its_own_backend_and_the_key_stays_secret
     summary_md = storage.read_bytes(storage.join(folder, "summary.md")).decode()
     assert "**prod** package" in summary_md
 
-    # The key is nowhere but in prod's package and agent: not in any report, summary, change list,
-    # XCom or task log of the run.
-    leaks = [where for where, text in files_under(world.artifacts).items() if world.api_key in text]
+    # The stage package holds a marker where the key goes; the restore put the key in in memory.
+    stored = zip_files_as_json(storage.read_bytes(staged["uri"]))
+    assert stored["webhooks/Branch Locator.json"]["genericWebService"]["requestHeaders"] == [
+        {"key": "X-Api-Key", "value": "${secret:conn:acme_branch_api}"}
+    ]
+    # The release notes list staging's substitutions (masked).
+    notes = storage.read_bytes(storage.join(folder, "reports", "release-notes.md")).decode()
+    assert "## Stage substitutions" in notes
+    assert world.webhooks.url("staging") in notes
+
+    # The key is nowhere but in prod's agent: not in any artifact of the run (the stage packages,
+    # backups and exports unpacked, reports, summary, change lists), XCom or task log.
+    artifacts = files_under(world.artifacts)
+    assert any(where.endswith("stages/prod.zip!webhooks/Branch Locator.json") for where in artifacts)
+    leaks = [where for where, text in artifacts.items() if world.api_key in text]
     leaks += [
         where
         for where, text in files_under(world.stack.home / "logs", skip_suffix=".none").items()
@@ -167,7 +186,7 @@ def test_each_stage_converses_only_with_its_own_backend_and_the_key_stays_secret
     ]
     leaks += [
         task
-        for task in ("stage_package_staging", "stage_package_prod", "restore_prod", "summarize_release")
+        for task in ("stage_package_staging", "stage_package_prod", "restore_prod", "diff_release", "summarize_release")
         if world.api_key in json.dumps(world.client.xcom(RELEASE, run.run_id, task))
     ]
     assert leaks == []

@@ -383,3 +383,132 @@ def test_the_key_is_kept_out_of_reprs_and_registered_with_the_masker(monkeypatch
         "a log line quoting the key": redact(f"loaded {key['private_key']} (id {key['private_key_id']})"),
     }
     assert find_leaks(secret_needles(key, {}), texts) == []
+
+
+# --- stage profile secrets: in the agent, never in the release folder ---------------------------------
+
+
+def stage_profile_for(webhook: str, base_url: str) -> dict[str, Any]:
+    """Prod's profile for the qatar-airways export: every kind of webhook secret, from Airflow."""
+    return {
+        "stage": "prod",
+        "webhooks": {
+            webhook: {
+                "uri": f"{base_url}/cx/flights/v1",
+                "request_headers": {
+                    "CLIENT-KEY": {"secret": "conn:qatar_client_key"},
+                    "Authorization": {"secret": "var:qatar_bearer"},
+                },
+                "auth": {
+                    "type": "oauth",
+                    "client_id": "cx-client",
+                    "client_secret": {"secret": "conn:qatar_oauth"},
+                    "token_endpoint": "https://auth.example/token",
+                },
+            }
+        },
+    }
+
+
+def release_folder_text(folder: Path) -> dict[str, str]:
+    """Each file of the release folder as text, zips unpacked member by member (compressed bytes hide secrets)."""
+    import io
+    import zipfile
+
+    texts: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        texts[str(path)] = path.read_bytes().decode(errors="replace")
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
+                for member in archive.infolist():
+                    texts[f"{path}!{member.filename}"] = archive.read(member).decode(errors="replace")
+    return texts
+
+
+def test_stage_profile_secrets_reach_the_agent_and_no_artifact(
+    cx_emulator: Any,
+    shared_agents: list[Path],
+    webhook_server: tuple[str, list[dict[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A real export staged for prod with every kind of webhook secret, then restored (deferred, backed up)."""
+    from operator_harness import connect, export_files
+
+    from airflow_provider_cx.operators.stage_package import CXStagePackageOperator
+
+    base_url, _ = webhook_server
+    values = {name: secrets.token_hex(16) for name in ("CLIENT-KEY", "bearer", "OAuth client secret")}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_QATAR_CLIENT_KEY", json.dumps({"conn_type": "http", "password": values["CLIENT-KEY"]})
+    )
+    monkeypatch.setenv("AIRFLOW_VAR_QATAR_BEARER", f"Bearer {values['bearer']}")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_QATAR_OAUTH", json.dumps({"conn_type": "http", "password": values["OAuth client secret"]})
+    )
+    needles = {**values, "export's CLIENT-KEY": QATAR_CLIENT_KEY}
+    qatar = next(path for path in shared_agents if path.name == "qatar-airways")
+    source = read_package(qatar)
+    (webhook,) = source.webhooks
+    (tmp_path / "dev-export.zip").write_bytes(write_zip(source))  # dev's export: the input, not searched
+    profile = tmp_path / "prod.json"
+    profile.write_text(json.dumps(stage_profile_for(webhook.display_name, base_url)))
+    release = tmp_path / "release"
+    connect(monkeypatch, cx_emulator)
+    agent = new_agent(cx_emulator)
+    stage = CXStagePackageOperator(
+        task_id="stage_package_prod",
+        source=str(tmp_path / "dev-export.zip"),
+        target_agent=agent,
+        destination=str(release / "stages" / "prod.zip"),
+        profile=str(profile),
+    )
+    restore = CXRestoreAgentOperator(
+        task_id="restore_prod",
+        agent=agent,
+        source="{{ ti.xcom_pull(task_ids='stage_package_prod')['uri'] }}",
+        stage_profile=str(profile),
+        backup_to=str(release / "backups" / "prod-before.zip"),
+        gcp_conn_id=CONN_ID,
+        deferrable=True,
+        **FAST,
+    )
+
+    outputs: dict[str, str] = {}
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as structured:
+        context = make_context(stage)
+        render(stage, context)
+        staged = stage.execute(context)
+        outputs["stage: XCom"] = json.dumps({**context["ti"].xcom, "return_value": staged})
+        context = make_context(restore)
+        context["ti"].upstream[("stage_package_prod", "return_value")] = staged
+        render(restore, context)
+        restored, _ = run_deferred(restore, context)
+        outputs["restore: XCom"] = json.dumps({**context["ti"].xcom, "return_value": restored}, default=str)
+        outputs["rendered fields"] = repr([{n: getattr(t, n) for n in t.template_fields} for t in (stage, restore)])
+    captured = capsys.readouterr()
+    outputs["structlog events"] = "\n".join(repr(event) for event in structured)
+    outputs["stdlib log records"] = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    outputs["stdout"], outputs["stderr"] = captured.out, captured.err
+    outputs.update(release_folder_text(release))
+
+    # The agent has every value where the profile put it ...
+    service = export_files(cx_emulator, agent)[f"webhooks/{webhook.display_name}.json"]["genericWebService"]
+    assert service["requestHeaders"] == [
+        {"key": "CLIENT-KEY", "value": values["CLIENT-KEY"]},
+        {"key": "Authorization", "value": f"Bearer {values['bearer']}"},
+    ]
+    assert service["oauthConfig"]["clientSecret"] == values["OAuth client secret"]
+    # ... the release folder holds the stage package (with markers), its change lists and the backup ...
+    stored = outputs[f"{release / 'stages' / 'prod.zip'}!webhooks/{webhook.display_name}.json"]
+    assert "${secret:conn:qatar_client_key}" in stored
+    assert "${secret:conn:qatar_oauth}" in stored
+    assert any(name.endswith("prod-before.zip") for name in outputs)
+    assert len(outputs["structlog events"]) > 500
+    # ... and no value, nor the export's own key the profile replaced, is in any of it.
+    assert find_leaks(needles, outputs) == []

@@ -17,6 +17,7 @@ import pytest
 import structlog
 from operator_harness import make_context, render
 
+from airflow_provider_cx.emulator.testing import zip_files_as_json
 from airflow_provider_cx.operators.errors import CXGateFailedError, CXInvalidInputError
 from airflow_provider_cx.operators.stage_package import CXStagePackageOperator
 from airflow_provider_cx.package import read_package, write_zip
@@ -77,7 +78,8 @@ def test_writes_the_stage_package_and_its_change_list(tmp_path: Path, api_key: s
     (webhook,) = read_package(written.read_bytes()).webhooks
     service = webhook.data["genericWebService"]
     assert service["uri"] == PROD_URI
-    assert service["requestHeaders"] == [{"key": "X-Api-Key", "value": api_key}]  # the restore needs it
+    # A marker, never the value: the restore resolves it in memory with the same profile.
+    assert service["requestHeaders"] == [{"key": "X-Api-Key", "value": "${secret:conn:acme_branch_api}"}]
     record = json.loads((tmp_path / "stages" / "prod.changes.json").read_text())
     assert record["change_count"] == result["changes"] == len(record["changes"]) >= 3
     fields = {change["field"]: change for change in record["changes"]}
@@ -118,7 +120,8 @@ def test_an_inline_templated_profile_and_a_variable_secret(tmp_path: Path, monke
     (webhook,) = read_package(Path(tmp_path / "stages" / "prod.zip").read_bytes()).webhooks
     service = webhook.data["genericWebService"]
     assert service["uri"] == "https://branches.staging.acmebank.example/cx/v1/nearest"
-    assert service["requestHeaders"] == [{"key": "Authorization", "value": token}]
+    assert service["requestHeaders"] == [{"key": "Authorization", "value": "${secret:var:branch_token}"}]
+    assert token.encode() not in (tmp_path / "stages" / "prod.zip").read_bytes()
     assert token not in repr(task.profile)
 
 
@@ -193,7 +196,7 @@ def test_secrets_never_reach_logs_xcom_rendered_fields_or_the_change_list(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The resolved key is masked in every later log line and shows up nowhere the task writes, but the package."""
+    """The resolved key is masked in every later log line and shows up nowhere the task writes, the package included."""
     from airflow.sdk._shared.secrets_masker import redact
 
     task = operator(tmp_path, destination=str(tmp_path / "{{ params.stage }}" / "prod.zip"))
@@ -213,9 +216,10 @@ def test_secrets_never_reach_logs_xcom_rendered_fields_or_the_change_list(
         "change list json": (tmp_path / "stages" / "prod.changes.json").read_text(),
         "change list markdown": (tmp_path / "stages" / "prod.changes.md").read_text(),
         "a log line quoting the key": redact(f"sending X-Api-Key {api_key}"),
+        "stage package": json.dumps(zip_files_as_json((tmp_path / "stages" / "prod.zip").read_bytes())),
     }
     assert "4 change(s)" in outputs["structlog events"] + outputs["stdlib log records"]
     (webhook,) = read_package((tmp_path / "stages" / "prod.zip").read_bytes()).webhooks
-    assert webhook.data["genericWebService"]["requestHeaders"][0]["value"] == api_key  # in play
+    assert webhook.data["genericWebService"]["requestHeaders"][0]["value"] == "${secret:conn:acme_branch_api}"
     assert outputs["a log line quoting the key"] == "sending X-Api-Key ***"
     assert [where for where, text in outputs.items() if api_key in text] == []

@@ -55,6 +55,23 @@ def test_overlay_writes_the_stage_package_and_prints_masked_changes(tmp_path, br
     assert {p for p in source if source[p] != result.get(p)} == {"agent.json", "webhooks/Branch Locator.json"}
 
 
+def test_overlay_with_secret_markers_writes_references_and_needs_no_secret(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_ACME_BRANCH_API", raising=False)
+    output = tmp_path / "prod.zip"
+    arguments = ["overlay", str(sample_agent_path()), "--profile", str(sample_profile_path("prod"))]
+
+    assert main([*arguments, "--output", str(output), "--secret-markers"]) == 0
+
+    out, _ = capsys.readouterr()
+    assert "stage profile 'prod': 4 change(s)" in out
+    service = read_package(output).webhook("Branch Locator").data["genericWebService"]
+    assert service["requestHeaders"] == [{"key": "X-Api-Key", "value": "${secret:conn:acme_branch_api}"}]
+    # Without the flag the same run needs the secret, and names it.
+    assert main([*arguments, "--output", str(tmp_path / "values.zip")]) == 2
+    assert "AIRFLOW_CONN_ACME_BRANCH_API" in capsys.readouterr().err
+    assert not (tmp_path / "values.zip").exists()
+
+
 def test_overlay_to_a_folder_and_again_changes_nothing(tmp_path, capsys):
     folder = tmp_path / "staging"
     profile = str(sample_profile_path("staging"))

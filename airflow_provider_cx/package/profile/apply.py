@@ -96,17 +96,26 @@ def apply_profile(
     *,
     resolve: SecretResolver | None = None,
     on_secret: Callable[[str], None] | None = None,
+    secret_markers: bool = False,
 ) -> Overlay:
     """Apply ``profile`` to a copy of ``package``.
 
     ``resolve`` turns the profile's secret references into values (needed only when it has some);
     ``on_secret`` is called with each value before it is used, so a caller can register it with a
-    log masker. Raises :class:`ProfileMismatchError` when the profile names what the package lacks.
+    log masker. With ``secret_markers`` the package gets each secret's marker
+    (``${secret:conn:<id>}``, see :mod:`~airflow_provider_cx.package.profile.markers`) instead of its
+    value, for a package that is stored; ``resolve``, when given, still resolves every secret, so a
+    reference that cannot be resolved fails now rather than at the restore.
+    Raises :class:`ProfileMismatchError` when the profile names what the package lacks.
     """
     problems = list(_mismatches(package, profile))
     if problems:
         raise ProfileMismatchError("the profile does not match the package: " + "; ".join(problems))
-    secrets = _resolve_secrets(profile, resolve, on_secret)
+    if secret_markers and resolve is None:
+        resolved: dict[SecretRef, str] = {}
+    else:
+        resolved = _resolve_secrets(profile, resolve, on_secret)
+    secrets = {ref: ref.marker for ref in profile.secret_refs()} if secret_markers else resolved
     result = package.copy()
     _rewrite_endpoints(result, profile)
     _map_data_stores(result, profile.data_stores)
@@ -123,7 +132,7 @@ def apply_profile(
         if tool_settings.service_directory is not None:
             spec["serviceDirectoryConfig"] = {"service": tool_settings.service_directory}
     _set_agent_fields(result.agent, profile.agent_settings)
-    hidden = {*secrets.values(), *package_secrets(package), *package_secrets(result)}
+    hidden = {*resolved.values(), *package_secrets(package), *package_secrets(result)}
     return Overlay(result, tuple(_changes(package, result, hidden)), profile.stage)
 
 

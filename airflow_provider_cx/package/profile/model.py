@@ -89,6 +89,11 @@ class SecretRef:
     def key(self) -> str:
         return self.ref.partition(":")[2]
 
+    @property
+    def marker(self) -> str:
+        """What a stage package written to storage holds in place of the value: ``${secret:<ref>}``."""
+        return f"${{secret:{self.ref}}}"
+
 
 @dataclass(frozen=True)
 class WebhookAuth:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airflow_provider_cx import storage
-from airflow_provider_cx.operators.errors import CXInvalidInputError
+from airflow_provider_cx.hooks.errors import CXInvalidInputError
 
 if TYPE_CHECKING:
     from airflow_provider_cx.package import AgentPackage

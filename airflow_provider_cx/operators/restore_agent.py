@@ -37,7 +37,7 @@ def restore_source(
     the sha256 is still that of the stored bytes, as the stage package task reported it.
     """
     from airflow_provider_cx.hooks.package_source import mask_package_secrets
-    from airflow_provider_cx.operators.stage_secrets import refuse_secret_markers, with_stage_secrets
+    from airflow_provider_cx.hooks.stage_secrets import refuse_secret_markers, with_stage_secrets
     from airflow_provider_cx.package import PackageError
     from airflow_provider_cx.package.io import scan_package
 
@@ -153,7 +153,7 @@ class CXRestoreAgentOperator(CXLongRunningOperator):
 
     def restore_fields(self, *, check: bool) -> tuple[dict[str, Any], str | None]:
         """The request's source fields; with a stage profile, the package with its secrets put in."""
-        from airflow_provider_cx.operators.stage_secrets import read_stage_profile
+        from airflow_provider_cx.hooks.stage_secrets import read_stage_profile
 
         profile = None
         if self.stage_profile is not None:

@@ -154,13 +154,13 @@ class CXStagePackageOperator(CXArtifactIO, BaseOperator):
         )
 
     def profile_label(self) -> str:
-        from airflow_provider_cx.operators.stage_secrets import profile_label
+        from airflow_provider_cx.hooks.stage_secrets import profile_label
 
         return profile_label(self.profile)
 
     def read_profile(self) -> StageProfile:
         """The profile: parsed from the mapping, or read from its file (any storage location)."""
-        from airflow_provider_cx.operators.stage_secrets import read_stage_profile
+        from airflow_provider_cx.hooks.stage_secrets import read_stage_profile
 
         return read_stage_profile(self.profile, self.read_artifact, "profile")
 

@@ -94,8 +94,8 @@ def test_killing_a_restore_cancels_it(
 
 def test_on_kill_with_nothing_running_calls_nothing(monkeypatch: pytest.MonkeyPatch, cx_emulator_factory: Any) -> None:
     server, agent = _slow_server(monkeypatch, cx_emulator_factory)
-    before = len(server.backend.operations.all())
+    before = server.backend.calls.snapshot()["counts"]
     operator = CXExportAgentOperator(task_id="export", agent=agent, gcp_conn_id=CONN_ID, destination="/tmp/unused.zip")
     operator.on_kill()  # no hook is even built
     assert "hook" not in operator.__dict__
-    assert len(server.backend.operations.all()) == before
+    assert server.backend.calls.snapshot()["counts"] == before  # not one RPC, CancelOperation included

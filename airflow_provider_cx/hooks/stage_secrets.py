@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cx import storage
-from airflow_provider_cx.operators.errors import CXInvalidInputError
+from airflow_provider_cx.hooks.errors import CXInvalidInputError
 
 if TYPE_CHECKING:
     from airflow_provider_cx.package import AgentPackage

@@ -58,8 +58,9 @@ def log_in_as_approver(home: Path) -> str:
 class LocalAPIServer:
     """Airflow's REST API (core app) served by uvicorn from a thread on a free local port.
 
-    The app is built in that thread too: building it takes seconds, which then overlap the run's
-    first tasks instead of delaying them (the approval is asked for minutes later).
+    :meth:`start` builds the app in the calling thread, before ``dag.test()`` begins: built in the
+    server thread while the run's tasks used the same metadata database, the server twice never
+    reported started on a loaded CI machine (300 s). Serving then runs in its own thread.
     """
 
     def __init__(self) -> None:
@@ -71,12 +72,15 @@ class LocalAPIServer:
         self.error: str | None = None
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
+    def start(self) -> None:
+        import uvicorn
+        from airflow.api_fastapi.app import create_app
+
+        self.server = uvicorn.Server(uvicorn.Config(create_app("core"), log_level="warning"))
+        self.thread.start()
+
     def _serve(self) -> None:
         try:
-            import uvicorn
-            from airflow.api_fastapi.app import create_app
-
-            self.server = uvicorn.Server(uvicorn.Config(create_app("core"), log_level="warning"))
             self.server.run(sockets=[self.sock])
         except BaseException:  # surfaced by wait_ready with the end of its traceback (uvicorn exits on failure)
             self.error = traceback.format_exc()
@@ -194,7 +198,7 @@ def main(release_id: str) -> None:
     moment = timezone.utcnow()
     run_id = DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=moment, run_after=moment)
     api = LocalAPIServer()
-    api.thread.start()
+    api.start()
     approver = Approver(api, password, dag.dag_id, run_id)
     approver.thread.start()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +48,14 @@ def release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     return load_dag_module("cx_release_promotion", monkeypatch, None, tmp_path)
 
 
+def render_approval(release: ModuleType, ti: FakeTaskInstance, params: dict[str, str]) -> str:
+    """The approval body as Airflow renders it: with the DAG's own Jinja filters."""
+    assert release.dag.user_defined_filters == release.TEMPLATE_FILTERS
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters.update(release.TEMPLATE_FILTERS)
+    return environment.from_string(release.APPROVAL_BODY).render(ti=ti, params=params)
+
+
 def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleType) -> None:
     ti = FakeTaskInstance(
         {
@@ -69,11 +78,7 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
         "prod_environment": "production",
     }
 
-    body = (
-        jinja2.Environment(undefined=jinja2.StrictUndefined)
-        .from_string(release.APPROVAL_BODY)
-        .render(ti=ti, params=params)
-    )
+    body = render_approval(release, ti, params)
 
     assert "Release **rel-7** passed staging" in body
     assert "11 of 11 test cases passed" in body
@@ -83,6 +88,41 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
     assert "with 2 substitution(s) from its stage profile" in body
     assert "masked): file:///r/stages/staging.changes.md." in body
     assert "`projects/p/locations/l/agents/b`, environment production" in body
+
+
+def test_the_approval_request_escapes_every_value_a_user_or_an_agent_controls(release: ModuleType) -> None:
+    hostile = "x)\n# Approved by security\n[click](https://evil.example) <b>|"
+    ti = FakeTaskInstance(
+        {
+            ("prepare_release", "release_id"): "rel-*7*",
+            ("test_staging", "cx_test_run"): {"passed": "11<script>", "total": 11},
+            ("diff_release", "return_value"): {
+                "summary": {"[intent](https://evil.example)": {"changed": 1}},
+                "reports": {"markdown": "file:///r/notes.md)\n# injected"},
+            },
+            ("stage_package_staging", "return_value"): {
+                "changes": 2,
+                "change_list": {"markdown": "file:///r/c.md <img src=x>"},
+            },
+        }
+    )
+    params = {
+        "staging_agent": "projects/s/locations/l/agents/a`) **approved**",
+        "staging_environment": hostile,
+        "prod_agent": "projects/p/locations/l/agents/b",
+        "prod_environment": hostile,
+    }
+
+    body = render_approval(release, ti, params)
+
+    assert "\n# " not in body  # no value starts a heading
+    assert not re.search(r"(?<!\\)\]\(", body)  # nor makes a link: every "](" is escaped
+    assert not re.search(r"(?<!\\)<", body)  # nor HTML: every "<" is escaped
+    assert "script" not in body
+    assert "Release **rel-\\*7\\*** passed staging" in body
+    assert "0 of 11 test cases passed" in body  # a count that is not a number shows as 0
+    assert "``projects/s/locations/l/agents/a`) **approved**``" in body
+    assert "- \\[intent\\](https://evil.example): 0 added, 0 removed, 1 changed" in body  # escaped, inert
 
 
 def test_nothing_is_rolled_back_when_the_stage_was_never_restored(release: ModuleType) -> None:

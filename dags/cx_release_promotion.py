@@ -70,6 +70,8 @@ RESULT_KEYS = {
 }
 #: XCom key under which every task records when it started (see ``record_start``).
 STARTED_XCOM_KEY = "cx_started"
+#: States of a task that ran, so it may have pushed XComs (a failed gate pushes its result first).
+RAN_STATES = frozenset({"success", "failed"})
 
 #: The approval request. Every value from params, XCom or the agent goes through ``md_text`` or
 #: ``md_code`` (the DAG's filters), so none can add a link, a heading or a fake line to what the
@@ -164,11 +166,22 @@ def served_versions(stage: str, params: Any) -> tuple[list[str] | None, dict[str
         return None, {}, str(error)
 
 
-def environment_record(stage: str, params: Any, ti: Any) -> dict[str, Any]:
+def pull_if_ran(ti: Any, states: dict[str, Any], task_id: str, key: str = "return_value") -> Any:
+    """``ti.xcom_pull`` of a task that ran; ``None`` without asking for one that did not.
+
+    Asking for an XCom that does not exist logs ``[error] XCom not found``: a skipped or
+    never-reached gate is normal in a rejected or failed release, not an error.
+    """
+    if states.get(task_id) not in RAN_STATES:
+        return None
+    return ti.xcom_pull(task_ids=task_id, key=key)
+
+
+def environment_record(stage: str, params: Any, ti: Any, states: dict[str, Any]) -> dict[str, Any]:
     """The stage's ``versions_before`` and ``versions_after`` for the summary (see ``stage_versions``)."""
     from cx_pipeline_results import stage_versions
 
-    before = ti.xcom_pull(task_ids=f"deploy_{stage}", key="cx_environment_before")
+    before = pull_if_ran(ti, states, f"deploy_{stage}", "cx_environment_before")
     now, flows, error = served_versions(stage, params)
     return stage_versions(
         before=None if before is None else list(before.get("version_configs") or ()),
@@ -193,12 +206,12 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
     folder = ti.xcom_pull(task_ids="prepare_release", key="folder")
     if folder is None:
         raise AirflowFailException("the release never started: prepare_release failed (see its log)")
-    packages = {stage: ti.xcom_pull(task_ids=f"stage_package_{stage}") for stage in ("staging", "prod")}
     states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])[dag_run.run_id]
+    packages = {stage: pull_if_ran(ti, states, f"stage_package_{stage}") for stage in ("staging", "prod")}
     results = {
-        task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES
+        task_id: pull_if_ran(ti, states, task_id, RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES
     }
-    started = {task_id: ti.xcom_pull(task_ids=task_id, key=STARTED_XCOM_KEY) for task_id, _ in GATES}
+    started = {task_id: pull_if_ran(ti, states, task_id, STARTED_XCOM_KEY) for task_id, _ in GATES}
     summary = release_summary(
         release_id=ti.xcom_pull(task_ids="prepare_release", key="release_id"),
         folder=folder,
@@ -209,7 +222,7 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
         gates=GATES,
         states=states,
         results=results,
-        versions={stage: ti.xcom_pull(task_ids=f"version_{stage}") for stage in ("staging", "prod")},
+        versions={stage: pull_if_ran(ti, states, f"version_{stage}") for stage in ("staging", "prod")},
         substitutions={
             stage: json.loads(storage.read_bytes(package["change_list"]["json"]))
             for stage, package in packages.items()
@@ -222,9 +235,9 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
             "end": datetime.now(UTC).isoformat(),
         },
         times=gate_times(started, ti.get_task_breadcrumbs(dag_run.dag_id, dag_run.run_id)),
-        approval=ti.xcom_pull(task_ids="approve_prod", key=APPROVAL_XCOM_KEY),
+        approval=pull_if_ran(ti, states, "approve_prod", APPROVAL_XCOM_KEY),
         package=results["export_dev"],
-        environments={stage: environment_record(stage, params, ti) for stage in ("staging", "prod")},
+        environments={stage: environment_record(stage, params, ti, states) for stage in ("staging", "prod")},
     )
     json_uri = storage.write_bytes(storage.join(folder, "summary.json"), json.dumps(summary, indent=2).encode())
     markdown_uri = storage.write_bytes(storage.join(folder, "summary.md"), release_summary_markdown(summary).encode())

@@ -138,10 +138,13 @@ def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process
     markdown = (copy / "summary.md").read_text()
     assert "](reports/prod/smoke_test.md)" in markdown
     assert broken_links(copy) == {}
-    # No link without a value asked for its XCom (Airflow logs that as an error).
+    # No link without a value asked for its XCom: Airflow's client logs that as an error, in the task's
+    # log or in the worker's (the LocalExecutor's workers log to the scheduler's log).
     for task in ("export_dev", "export_prod_current", "lint_package", "smoke_test_prod"):
         events = [str(line.get("event")) for line in task_log_lines(world.stack, RELEASE, run.run_id, task)]
         assert "XCom not found" not in events, task
+    component_logs = "".join(path.read_text(errors="replace") for path in world.stack.logs_dir.glob("*.log"))
+    assert not re.findall(r"XCom not found.*cx_\w+_link", component_logs)
 
     # Every client was built in the process that used it: the task's own, or the triggerer's trigger
     # runner for a deferred wait. The pid in each call's user agent is one that a task's log names for a

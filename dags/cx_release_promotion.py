@@ -151,7 +151,7 @@ def served_versions(stage: str, params: Any) -> tuple[list[str] | None, dict[str
     each environment really serves; an environment that does not exist serves nothing.
     """
     from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
-    from airflow_provider_cx.hooks.errors import CXHookError, CXResourceNotFoundError
+    from airflow_provider_cx.hooks.errors import CXResourceNotFoundError
 
     hook = DialogflowCXHook(gcp_conn_id=CONFIG.stages[stage].gcp_conn_id)
     agent = params[f"{stage}_agent"]
@@ -162,8 +162,8 @@ def served_versions(stage: str, params: Any) -> tuple[list[str] | None, dict[str
         except CXResourceNotFoundError:
             return [], flows, ""
         return [config.version for config in environment.version_configs], flows, ""
-    except CXHookError as error:
-        return None, {}, str(error)
+    except Exception as error:  # the summary must still be written: it records why instead
+        return None, {}, f"{type(error).__name__}: {error}"
 
 
 def pull_if_ran(ti: Any, states: dict[str, Any], task_id: str, key: str = "return_value") -> Any:

@@ -342,3 +342,30 @@ def test_every_task_records_when_it_started(release: ModuleType) -> None:
     release.record_start({"ti": ti})
     ti.xcom_push.assert_called_once_with(key=release.STARTED_XCOM_KEY, value="2026-01-01T00:00:05+00:00")
     assert release.dag.default_args["on_execute_callback"] is release.record_start
+
+
+def test_an_environment_that_cannot_be_read_is_recorded_with_the_reason(
+    release: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_cx.hooks import dialogflow_cx
+    from airflow_provider_cx.hooks.errors import CXHookError
+
+    class UnreachableHook:
+        def __init__(self, **_: Any) -> None:
+            pass
+
+        def list_flows(self, agent: str) -> list[Any]:
+            raise CXHookError(f"UNAVAILABLE: cannot reach CX for {agent}")
+
+    monkeypatch.setattr(dialogflow_cx, "DialogflowCXHook", UnreachableHook)
+    params = {"prod_agent": "projects/p/locations/l/agents/a", "prod_environment": "production"}
+
+    now, flows, error = release.served_versions("prod", params)
+
+    assert (now, flows) == (None, {})
+    assert error == "CXHookError: UNAVAILABLE: cannot reach CX for projects/p/locations/l/agents/a"
+    record = release.environment_record("prod", params, FakeTaskInstance({}), {"deploy_prod": "skipped"})
+    assert record["versions_after"] is None
+    assert record["note"].endswith(
+        "could not be read: CXHookError: UNAVAILABLE: cannot reach CX for " + params["prod_agent"]
+    )

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import pytest
@@ -145,6 +146,11 @@ def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process
         assert "XCom not found" not in events, task
     component_logs = "".join(path.read_text(errors="replace") for path in world.stack.logs_dir.glob("*.log"))
     assert not re.findall(r"XCom not found.*cx_\w+_link", component_logs)
+    # ... and the UI shows such a link as absent: the export of prod's draft has no environment.
+    links_path = f"/api/v2/dags/{RELEASE}/dagRuns/{quote(run.run_id, safe='')}/taskInstances/export_prod_current/links"
+    shown = world.client._request("GET", links_path)["extra_links"]  # the UI's own endpoint; no public helper
+    assert shown["Dialogflow CX Environment"] is None, shown
+    assert shown["Dialogflow CX Agent"] == f"https://dialogflow.cloud.google.com/cx/{world.stages['prod'].agent}"
 
     # Every client was built in the process that used it: the task's own, or the triggerer's trigger
     # runner for a deferred wait. The pid in each call's user agent is one that a task's log names for a

@@ -368,12 +368,15 @@ def _environment_lines(stage: str, record: Mapping[str, Any]) -> list[str]:
     if flows:
         lines += ["| flow | before | after |", "| --- | --- | --- |"]
         lines += [
-            f"| {md_text(flow)} | {md_code(before.get(flow, '-'), in_table=True)} | "
-            f"{md_code(after.get(flow, '-'), in_table=True)} |"
+            f"| {md_text(flow)} | {_code_or_dash(before.get(flow))} | {_code_or_dash(after.get(flow))} |"
             for flow in flows
         ]
         lines.append("")
     return lines
+
+
+def _code_or_dash(value: Any) -> str:
+    return md_code(value, in_table=True) if value else "-"
 
 
 def _text_or_dash(value: Any) -> str:

@@ -60,6 +60,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_cx.operators.calculate_coverage",
                     "airflow_provider_cx.operators.run_continuous_test",
                     "airflow_provider_cx.operators.run_test_cases",
+                    "airflow_provider_cx.operators.approval",
                 ],
             }
         ],

@@ -14,6 +14,7 @@ An ``ObjectStoragePath`` keeps the filesystem (and connection) it was made with.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -143,6 +144,45 @@ def write_bytes(destination: Location, data: bytes, gcp_conn_id: str | None = No
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return str(target)
+
+
+def list_folders(base: Location, gcp_conn_id: str | None = None) -> list[str]:
+    """Names of the folders directly inside ``base``, sorted; ``[]`` when ``base`` does not exist.
+
+    ``gcp_conn_id`` as for :func:`read_bytes`: ``gs://`` folders are listed with that connection's
+    credentials (Cloud Storage has no folders: a name is a prefix some object lies under).
+    """
+    if isinstance(base, str) and is_gcs(base):
+        prefix = _gcs_folder(_text(base))
+        fs = gcs_filesystem(gcp_conn_id)
+        if not fs.exists(prefix):
+            return []
+        entries = fs.ls(prefix, detail=True, refresh=True)
+        return sorted(entry["name"].rstrip("/").rsplit("/", 1)[-1] for entry in entries if entry["type"] == "directory")
+    if is_local(base):
+        path = local_path(base)
+        return sorted(child.name for child in path.iterdir() if child.is_dir()) if path.is_dir() else []
+    folder = _object_path(base)
+    return sorted(child.name for child in folder.iterdir() if child.is_dir()) if folder.exists() else []
+
+
+def delete_folder(location: Location, gcp_conn_id: str | None = None) -> None:
+    """Delete the folder ``location`` and everything in it (``gcp_conn_id`` as for :func:`read_bytes`)."""
+    if isinstance(location, str) and is_gcs(location):
+        folder = _gcs_folder(_text(location))  # checked before any credentials are looked up
+        gcs_filesystem(gcp_conn_id).rm(folder, recursive=True)
+    elif is_local(location):
+        shutil.rmtree(local_path(location))
+    else:
+        _object_path(location).rmdir(recursive=True)
+
+
+def _gcs_folder(uri: str) -> str:
+    """``gs://bucket/prefix`` without a trailing slash; a bare bucket is refused (too much to act on)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "gs" or not parsed.netloc or not parsed.path.strip("/"):
+        raise StorageLocationError(f"{uri!r} is not a Cloud Storage folder; expected gs://<bucket>/<folder>")
+    return uri.rstrip("/")
 
 
 def join(base: Location, *parts: str) -> Location:

@@ -28,20 +28,26 @@ BACKUPS = [(t.key, env) for t in CONFIG.targets for env in (None, *t.environment
 
 @task(trigger_rule="all_done")
 def prune_backups(keep_last: int) -> dict[str, list[str]]:
-    """Delete each backup folder's oldest run folders beyond the newest ``keep_last``; return what went."""
-    from airflow.sdk import ObjectStoragePath
+    """Delete each backup folder's oldest run folders beyond the newest ``keep_last``; return what went.
+
+    Each folder is listed and pruned with its target's connection, so ``gs://`` backups use the
+    pipeline's credentials rather than whatever the worker's environment provides.
+    """
     from cx_pipeline_results import backups_to_prune
+
+    from airflow_provider_cx import storage
 
     pruned: dict[str, list[str]] = {}
     for key, environment in BACKUPS:
-        folder = ObjectStoragePath(CONFIG.backup_folder(key, environment))
-        if not folder.exists():
+        folder = CONFIG.backup_folder(key, environment)
+        conn_id = CONFIG.target(key).gcp_conn_id
+        runs = storage.list_folders(folder, conn_id)
+        if not runs:
             continue
-        runs = {path.name: path for path in folder.iterdir() if path.is_dir()}
         names = backups_to_prune(runs, keep_last)
         for name in names:
-            runs[name].rmdir(recursive=True)
-        pruned[str(folder)] = names
+            storage.delete_folder(storage.join(folder, name), conn_id)
+        pruned[folder] = names
     return pruned
 
 

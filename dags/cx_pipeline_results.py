@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from airflow_provider_cx.package.markdown import md_code, md_text
 
@@ -32,8 +33,15 @@ def release_id_for(run_id: str, run_after: datetime) -> str:
 # --- release summary ---------------------------------------------------------------------------
 
 
-def gate_detail(kind: str, result: Mapping[str, Any] | None) -> str:
-    """One line saying what a gate found, from its XCom (``""`` when it pushed nothing)."""
+def gate_detail(kind: str, result: Mapping[str, Any] | None, approval: Mapping[str, Any] | None = None) -> str:
+    """One line saying what a gate found, from its XCom (``""`` when it pushed nothing).
+
+    The approval gate says the answer, who gave it and when (``approval``, see :func:`approval_record`).
+    """
+    if kind == "approval" and approval and approval.get("choice"):
+        by = f" by {approval['by']}" if approval.get("by") else ""
+        at = f" at {approval['at']}" if approval.get("at") else ""
+        return f"{approval['choice']}{by}{at}"
     if not result:
         return ""
     if kind == "export":
@@ -91,6 +99,95 @@ def release_outcome(states: Mapping[str, str | None], gate_order: Sequence[str])
     return "incomplete"
 
 
+def relative_uri(folder: str, uri: str) -> str:
+    """``uri`` relative to the release ``folder`` when it lies inside it (else unchanged).
+
+    The release folder is copied, moved and read from object storage: only paths relative to it
+    still point at the right file there.
+    """
+    base = folder.rstrip("/") + "/"
+    return uri[len(base) :] if uri.startswith(base) else uri
+
+
+def approval_record(result: Mapping[str, Any] | None, state: str | None) -> dict[str, Any]:
+    """``{"choice", "by", "at"}`` of the answer (``cx_approval`` XCom), or ``choice: None`` and the reason."""
+    if result and result.get("choice"):
+        return {"choice": result["choice"], "by": result.get("by"), "at": result.get("at")}
+    reasons = {
+        None: "the approval was never reached",
+        "skipped": "the approval was never reached",
+        "upstream_failed": "not asked: an earlier gate failed",
+        "failed": "the approval failed or timed out without an answer",
+    }
+    return {"choice": None, "by": None, "at": None, "reason": reasons.get(state, f"no answer recorded ({state})")}
+
+
+def flow_versions(version_names: Iterable[str], flow_names: Mapping[str, str]) -> dict[str, str]:
+    """``{flow display name: version name}`` of the versions an environment serves.
+
+    A version's resource name holds its flow's (``.../flows/F/versions/V``); ``flow_names`` maps
+    flow resource names to display names, and a flow it lacks is named by its id.
+    """
+    served = {}
+    for version in version_names:
+        flow = version.rsplit("/versions/", 1)[0]
+        served[flow_names.get(flow, flow.rsplit("/", 1)[-1])] = version
+    return dict(sorted(served.items()))
+
+
+def stage_versions(
+    *,
+    before: Sequence[str] | None,
+    now: Sequence[str] | None,
+    flow_names: Mapping[str, str],
+    deploy_ran: bool,
+    error: str = "",
+) -> dict[str, Any]:
+    """``{"versions_before", "versions_after", "note"?}`` of one stage's environment, as ``{flow: version}``.
+
+    ``before`` is what the deploy recorded before changing the environment (``None``: it did not
+    run); ``now`` is what the environment serves when the summary is written (``None``: it could not
+    be read, ``error`` says why). A stage the release never deployed serves what it served before.
+    """
+    record: dict[str, Any] = {
+        "versions_before": None if before is None else flow_versions(before, flow_names),
+        "versions_after": None if now is None else flow_versions(now, flow_names),
+    }
+    if not deploy_ran:
+        record["versions_before"] = record["versions_after"]
+        record["note"] = "not deployed by this release: the environment serves what it served before"
+    if now is None:
+        record["note"] = f"what the environment serves now could not be read: {error or 'unknown error'}"
+    return record
+
+
+def gate_times(
+    started: Mapping[str, str | None], breadcrumbs: Iterable[Mapping[str, Any]]
+) -> dict[str, dict[str, str | None]]:
+    """``{task: {"start", "end"}}`` (ISO 8601, UTC) from each task's recorded start and Airflow's duration.
+
+    ``started`` holds the start each task recorded when it began; ``breadcrumbs`` are Airflow's
+    ``{"task_id", "duration"}`` rows of the finished tasks. A task that never ran has neither.
+    """
+    durations = {row["task_id"]: row.get("duration") for row in breadcrumbs if row.get("map_index", -1) == -1}
+    times: dict[str, dict[str, str | None]] = {}
+    for task_id, start in started.items():
+        if not start:
+            continue
+        duration = durations.get(task_id)
+        end = None if duration is None else (datetime.fromisoformat(start) + timedelta(seconds=duration)).isoformat()
+        times[task_id] = {"start": start, "end": end}
+    return times
+
+
+def gate_report(result: Mapping[str, Any] | None) -> str | None:
+    """The report a reader opens for a gate: its Markdown report, else the first one it wrote."""
+    reports = (result or {}).get("reports") or {}
+    if not isinstance(reports, Mapping) or not reports:
+        return None
+    return str(reports.get("markdown") or next(iter(reports.values())))
+
+
 def release_summary(
     *,
     release_id: str,
@@ -101,15 +198,36 @@ def release_summary(
     results: Mapping[str, Mapping[str, Any] | None],
     versions: Mapping[str, Mapping[str, str] | None],
     substitutions: Mapping[str, Mapping[str, Any]] | None = None,
+    run: Mapping[str, Any] | None = None,
+    times: Mapping[str, Mapping[str, str | None]] | None = None,
+    approval: Mapping[str, Any] | None = None,
+    package: Mapping[str, Any] | None = None,
+    environments: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything a reader of the release folder needs: outcome, each gate, versions deployed, reports.
 
     ``gates`` is ``[(task_id, kind), ...]`` in pipeline order; ``results`` maps task ids to their XCom;
     ``versions`` maps a stage to the ``{flow: version name}`` its version task returned;
-    ``substitutions`` maps a stage to the change list its stage package task wrote (values masked).
+    ``substitutions`` maps a stage to the change list its stage package task wrote (values masked);
+    ``run`` is ``{"run_id", "start", "end"}`` of the DAG run; ``times`` maps task ids to their
+    ``{"start", "end"}``; ``approval`` is the approval's answer (see :func:`approval_record`);
+    ``package`` is the release package's export result (``uri``, ``sha256``, ``size_bytes``);
+    ``environments`` maps a stage to ``{"versions_before", "versions_after"}`` (``{flow: version}``,
+    ``None`` when unknown) and an optional ``note``. Every URI inside ``folder`` is recorded
+    relative to it, so the folder can be copied or moved.
     """
+    times = times or {}
+    approval_row = approval_record(approval, states.get("approve_prod"))
     rows = [
-        {"task": task_id, "state": states.get(task_id), "detail": gate_detail(kind, results.get(task_id))}
+        {
+            "task": task_id,
+            "state": states.get(task_id),
+            "outcome": states.get(task_id) or "not run",
+            "start": (times.get(task_id) or {}).get("start"),
+            "end": (times.get(task_id) or {}).get("end"),
+            "detail": _relative_text(folder, gate_detail(kind, results.get(task_id), approval_row)),
+            "report": _relative_or_none(folder, gate_report(results.get(task_id))),
+        }
         for task_id, kind in gates
     ]
     deployed = {
@@ -118,15 +236,30 @@ def release_summary(
         if states.get(f"deploy_{stage}") == "success" and states.get(f"rollback_{stage}") != "success"
     }
     reports = sorted(
-        {uri for result in results.values() if result for uri in (result.get("reports") or {}).values() if uri}
+        {
+            relative_uri(folder, uri)
+            for result in results.values()
+            if result
+            for uri in (result.get("reports") or {}).values()
+            if uri
+        }
     )
+    outcome = release_outcome(states, [task_id for task_id, _ in gates if not task_id.startswith("rollback")])
+    if approval_row["choice"] == "Reject" and not outcome.startswith("failed"):
+        outcome = "rejected"
     return {
         "release_id": release_id,
         "folder": folder,
-        "outcome": release_outcome(states, [task_id for task_id, _ in gates if not task_id.startswith("rollback")]),
+        "run_id": (run or {}).get("run_id"),
+        "start": (run or {}).get("start"),
+        "end": (run or {}).get("end"),
+        "outcome": outcome,
+        "approval": approval_row,
+        "package": _package_record(folder, package),
         "stages": {name: dict(stage) for name, stage in stages.items()},
         "gates": rows,
         "deployed": deployed,
+        "environments": {stage: dict(record) for stage, record in (environments or {}).items()},
         "failed_rollbacks": [
             row["task"] for row in rows if row["task"].startswith("rollback_") and row["state"] == "failed"
         ],
@@ -136,7 +269,7 @@ def release_summary(
         "reports": reports,
         "stage_profiles": {
             stage: {
-                "package": record.get("uri"),
+                "package": _relative_or_none(folder, record.get("uri")),
                 "sha256": record.get("sha256"),
                 "changes": [dict(change) for change in record.get("changes") or ()],
             }
@@ -145,10 +278,34 @@ def release_summary(
     }
 
 
+def _package_record(folder: str, package: Mapping[str, Any] | None) -> dict[str, Any]:
+    package = package or {}
+    return {
+        "uri": _relative_or_none(folder, package.get("uri")),
+        "sha256": package.get("sha256"),
+        "size_bytes": package.get("size_bytes"),
+    }
+
+
+def _relative_or_none(folder: str, uri: Any) -> str | None:
+    return relative_uri(folder, str(uri)) if uri else None
+
+
+def _relative_text(folder: str, text: str) -> str:
+    # Details quote URIs in prose; inside the folder they must read as relative paths too.
+    return text.replace(folder.rstrip("/") + "/", "") if folder else text
+
+
 def release_summary_markdown(summary: Mapping[str, Any]) -> str:
-    """The summary as Markdown; every value is escaped, so none can add a heading, a link or a row."""
+    """The summary as Markdown; every value is escaped, so none can add a heading, a link or a row.
+
+    Links point at files of the release folder by relative paths, so they work wherever the
+    folder is read.
+    """
     lines = [
         f"# Release {md_text(summary['release_id'])}: {md_text(summary['outcome'])}",
+        "",
+        *_run_lines(summary),
         "",
         "| stage | agent | environment |",
         "| --- | --- | --- |",
@@ -157,25 +314,80 @@ def release_summary_markdown(summary: Mapping[str, Any]) -> str:
             for name, stage in summary["stages"].items()
         ),
         "",
-        "| gate | state | detail |",
-        "| --- | --- | --- |",
+        "| gate | outcome | start | end | detail | report |",
+        "| --- | --- | --- | --- | --- | --- |",
         *(
-            f"| {md_text(row['task'])} | {md_text(row['state'] or 'not run')} | {md_text(row['detail'])} |"
+            f"| {md_text(row['task'])} | {md_text(row['state'] or 'not run')} | {_text_or_dash(row.get('start'))} | "
+            f"{_text_or_dash(row.get('end'))} | {md_text(row['detail'])} | {_link(row.get('report'))} |"
             for row in summary["gates"]
         ),
         "",
     ]
+    if summary.get("outcome") == "rejected":
+        lines += ["**Rejected**: nothing was promoted to prod.", ""]
+    for stage, record in (summary.get("environments") or {}).items():
+        lines += _environment_lines(stage, record)
     for stage, flows in summary["deployed"].items():
         served = (f"- {md_text(flow)}: {md_code(name)}" for flow, name in sorted(flows.items()))
         lines += [f"**{md_text(stage)}** now serves:", "", *served, ""]
     for stage, staged in (summary.get("stage_profiles") or {}).items():
         changes = staged["changes"]
-        lines += [f"**{md_text(stage)}** package {md_code(staged['package'])}: {len(changes)} substitution(s)", ""]
+        lines += [f"**{md_text(stage)}** package {_link(staged['package'])}: {len(changes)} substitution(s)", ""]
         if changes:
             lines += ["| file | field | before | after |", "| --- | --- | --- | --- |"]
             lines += [_change_row(change) for change in changes] + [""]
-    lines += ["Reports:", "", *(f"- {md_text(uri)}" for uri in summary["reports"]), ""]
+    lines += ["Reports:", "", *(f"- {_link(uri)}" for uri in summary["reports"]), ""]
     return "\n".join(lines)
+
+
+def _run_lines(summary: Mapping[str, Any]) -> list[str]:
+    approval = summary.get("approval") or {}
+    if approval.get("choice"):
+        who = md_text(approval.get("by") or "unknown")
+        answer = f"{md_text(approval['choice'])} by {who} at {_text_or_dash(approval.get('at'))}"
+    else:
+        answer = f"none ({md_text(approval.get('reason') or 'not recorded')})"
+    package = summary.get("package") or {}
+    size = package.get("size_bytes")
+    return [
+        f"- Airflow run: {md_code(summary.get('run_id') or '-')}",
+        f"- Started: {_text_or_dash(summary.get('start'))}; ended: {_text_or_dash(summary.get('end'))}",
+        f"- Approval: {answer}",
+        f"- Package: {_link(package.get('uri'))}, sha256 {md_code(package.get('sha256') or '-')}, "
+        f"{'-' if size is None else size} bytes",
+    ]
+
+
+def _environment_lines(stage: str, record: Mapping[str, Any]) -> list[str]:
+    before = record.get("versions_before") or {}
+    after = record.get("versions_after") or {}
+    lines = [f"**{md_text(stage)}** flow versions:", ""]
+    if record.get("note"):
+        lines += [md_text(record["note"]), ""]
+    flows = sorted(set(before) | set(after))
+    if flows:
+        lines += ["| flow | before | after |", "| --- | --- | --- |"]
+        lines += [
+            f"| {md_text(flow)} | {_code_or_dash(before.get(flow))} | {_code_or_dash(after.get(flow))} |"
+            for flow in flows
+        ]
+        lines.append("")
+    return lines
+
+
+def _code_or_dash(value: Any) -> str:
+    return md_code(value, in_table=True) if value else "-"
+
+
+def _text_or_dash(value: Any) -> str:
+    return md_text(value) if value else "-"
+
+
+def _link(path: str | None) -> str:
+    """A Markdown link to ``path`` (relative inside the folder), its text escaped and its target quoted."""
+    if not path:
+        return "-"
+    return f"[{md_text(path)}]({quote(path, safe='/:' if '://' in path else '/')})"
 
 
 def _change_row(change: Mapping[str, Any]) -> str:

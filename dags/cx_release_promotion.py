@@ -25,10 +25,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, chain, task
 from cx_pipeline_config import RELEASE_ID_PATTERN, load_config
 
+from airflow_provider_cx.operators.approval import APPROVAL_XCOM_KEY, CXReleaseApprovalOperator
 from airflow_provider_cx.operators.create_versions import CXCreateVersionsOperator
 from airflow_provider_cx.operators.deploy_environment import CXDeployEnvironmentOperator
 from airflow_provider_cx.operators.detect_intent import CXDetectIntentOperator
@@ -40,6 +40,7 @@ from airflow_provider_cx.operators.rollback_environment import CXRollbackEnviron
 from airflow_provider_cx.operators.run_test_cases import CXRunTestCasesOperator
 from airflow_provider_cx.operators.stage_package import CXStagePackageOperator
 from airflow_provider_cx.operators.validate_agent import CXValidateAgentOperator
+from airflow_provider_cx.package.markdown import md_code, md_text
 
 CONFIG = load_config()
 SETTINGS = CONFIG.release
@@ -67,29 +68,39 @@ RESULT_KEYS = {
     "version_prod": "cx_versions",
     "smoke_test_prod": "cx_detect_intent",
 }
+#: XCom key under which every task records when it started (see ``record_start``).
+STARTED_XCOM_KEY = "cx_started"
+#: States of a task that ran, so it may have pushed XComs (a failed gate pushes its result first).
+RAN_STATES = frozenset({"success", "failed"})
 
+#: The approval request. Every value from params, XCom or the agent goes through ``md_text`` or
+#: ``md_code`` (the DAG's filters), so none can add a link, a heading or a fake line to what the
+#: approver reads.
 APPROVAL_BODY = """\
 {% set tests = ti.xcom_pull(task_ids='test_staging', key='cx_test_run') %}
 {% set diff = ti.xcom_pull(task_ids='diff_release') %}
-Release **{{ ti.xcom_pull(task_ids='prepare_release', key='release_id') }}** passed staging
-(`{{ params.staging_agent }}`, environment {{ params.staging_environment }}):
-{{ tests['passed'] }} of {{ tests['total'] }} test cases passed.
+Release **{{ ti.xcom_pull(task_ids='prepare_release', key='release_id') | md_text }}** passed staging
+({{ params.staging_agent | md_code }}, environment {{ params.staging_environment | md_text }}):
+{{ tests['passed'] | int }} of {{ tests['total'] | int }} test cases passed.
 
 Changes against prod's current agent:
 {% for kind, n in diff['summary'] | dictsort %}
-- {{ kind }}: {{ n.get('added', 0) }} added, {{ n.get('removed', 0) }} removed, {{ n.get('changed', 0) }} changed
+- {{ kind | md_text }}: {{ n.get('added', 0) | int }} added, {{ n.get('removed', 0) | int }} removed, \
+{{ n.get('changed', 0) | int }} changed
 {% else %}
 - none
 {% endfor %}
 
-Release notes: {{ diff['reports']['markdown'] }}
+Release notes: {{ diff['reports']['markdown'] | md_text }}
 
 {% set staged = ti.xcom_pull(task_ids='stage_package_staging') %}
-Staging ran the release with {{ staged['changes'] }} substitution(s) from its stage profile (secrets
-masked): {{ staged['change_list']['markdown'] }}. Prod's profile is applied, and gated, before prod's restore.
+Staging ran the release with {{ staged['changes'] | int }} substitution(s) from its stage profile (secrets
+masked): {{ staged['change_list']['markdown'] | md_text }}. Prod's profile is applied, and gated, before prod's restore.
 
-Approve to deploy it to prod (`{{ params.prod_agent }}`, environment {{ params.prod_environment }}).
+Approve to deploy it to prod ({{ params.prod_agent | md_code }}, environment {{ params.prod_environment | md_text }}).
 """
+#: Jinja filters of the DAG's templates (see APPROVAL_BODY).
+TEMPLATE_FILTERS = {"md_text": md_text, "md_code": md_code}
 
 
 @task(multiple_outputs=True)
@@ -123,24 +134,84 @@ def plan_rollback(stage: str, ti: Any = None) -> dict[str, Any]:
     return {"restore_from": backup, "previous_configuration": before}
 
 
+def record_start(context: Any) -> None:
+    """Every task's ``on_execute_callback``: push when it started, for the release summary's gate times.
+
+    Airflow gives a task the states and durations of the run's other tasks but not their start
+    times; each task records its own, and the summary adds the duration to it.
+    """
+    ti = context["ti"]
+    ti.xcom_push(key=STARTED_XCOM_KEY, value=ti.start_date.isoformat() if ti.start_date else None)
+
+
+def served_versions(stage: str, params: Any) -> tuple[list[str] | None, dict[str, str], str]:
+    """``(version names the stage's environment serves now, {flow name: display name}, error)``.
+
+    Read when the summary is written, so a rejected, failed or rolled-back release records what
+    each environment really serves; an environment that does not exist serves nothing.
+    """
+    from airflow_provider_cx.hooks.dialogflow_cx import DialogflowCXHook
+    from airflow_provider_cx.hooks.errors import CXResourceNotFoundError
+
+    hook = DialogflowCXHook(gcp_conn_id=CONFIG.stages[stage].gcp_conn_id)
+    agent = params[f"{stage}_agent"]
+    try:
+        flows = {flow.name: flow.display_name for flow in hook.list_flows(agent)}
+        try:
+            environment = hook.resolve_environment(agent, params[f"{stage}_environment"])
+        except CXResourceNotFoundError:
+            return [], flows, ""
+        return [config.version for config in environment.version_configs], flows, ""
+    except Exception as error:  # the summary must still be written: it records why instead
+        return None, {}, f"{type(error).__name__}: {error}"
+
+
+def pull_if_ran(ti: Any, states: dict[str, Any], task_id: str, key: str = "return_value") -> Any:
+    """``ti.xcom_pull`` of a task that ran; ``None`` without asking for one that did not.
+
+    Asking for an XCom that does not exist logs ``[error] XCom not found``: a skipped or
+    never-reached gate is normal in a rejected or failed release, not an error.
+    """
+    if states.get(task_id) not in RAN_STATES:
+        return None
+    return ti.xcom_pull(task_ids=task_id, key=key)
+
+
+def environment_record(stage: str, params: Any, ti: Any, states: dict[str, Any]) -> dict[str, Any]:
+    """The stage's ``versions_before`` and ``versions_after`` for the summary (see ``stage_versions``)."""
+    from cx_pipeline_results import stage_versions
+
+    before = pull_if_ran(ti, states, f"deploy_{stage}", "cx_environment_before")
+    now, flows, error = served_versions(stage, params)
+    return stage_versions(
+        before=None if before is None else list(before.get("version_configs") or ()),
+        now=now,
+        flow_names=flows,
+        deploy_ran=before is not None,
+        error=error,
+    )
+
+
 @task(trigger_rule="all_done")
 def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -> dict[str, Any]:
     """Write summary.json and summary.md into the release folder; return the outcome and where they are."""
     import json
+    from datetime import UTC, datetime
 
     from airflow.sdk.exceptions import AirflowFailException
-    from cx_pipeline_results import release_summary, release_summary_markdown
+    from cx_pipeline_results import gate_times, release_summary, release_summary_markdown
 
     from airflow_provider_cx import storage
 
     folder = ti.xcom_pull(task_ids="prepare_release", key="folder")
     if folder is None:
         raise AirflowFailException("the release never started: prepare_release failed (see its log)")
-    packages = {stage: ti.xcom_pull(task_ids=f"stage_package_{stage}") for stage in ("staging", "prod")}
     states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id])[dag_run.run_id]
+    packages = {stage: pull_if_ran(ti, states, f"stage_package_{stage}") for stage in ("staging", "prod")}
     results = {
-        task_id: ti.xcom_pull(task_ids=task_id, key=RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES
+        task_id: pull_if_ran(ti, states, task_id, RESULT_KEYS.get(task_id, "return_value")) for task_id, _ in GATES
     }
+    started = {task_id: pull_if_ran(ti, states, task_id, STARTED_XCOM_KEY) for task_id, _ in GATES}
     summary = release_summary(
         release_id=ti.xcom_pull(task_ids="prepare_release", key="release_id"),
         folder=folder,
@@ -151,12 +222,22 @@ def summarize_release(params: Any = None, dag_run: Any = None, ti: Any = None) -
         gates=GATES,
         states=states,
         results=results,
-        versions={stage: ti.xcom_pull(task_ids=f"version_{stage}") for stage in ("staging", "prod")},
+        versions={stage: pull_if_ran(ti, states, f"version_{stage}") for stage in ("staging", "prod")},
         substitutions={
             stage: json.loads(storage.read_bytes(package["change_list"]["json"]))
             for stage, package in packages.items()
             if package and package.get("change_list")
         },
+        run={
+            "run_id": dag_run.run_id,
+            "start": dag_run.start_date.isoformat() if dag_run.start_date else None,
+            # The run ends with this task, its only leaf: the summary's time is the run's end.
+            "end": datetime.now(UTC).isoformat(),
+        },
+        times=gate_times(started, ti.get_task_breadcrumbs(dag_run.dag_id, dag_run.run_id)),
+        approval=pull_if_ran(ti, states, "approve_prod", APPROVAL_XCOM_KEY),
+        package=results["export_dev"],
+        environments={stage: environment_record(stage, params, ti, states) for stage in ("staging", "prod")},
     )
     json_uri = storage.write_bytes(storage.join(folder, "summary.json"), json.dumps(summary, indent=2).encode())
     markdown_uri = storage.write_bytes(storage.join(folder, "summary.md"), release_summary_markdown(summary).encode())
@@ -197,6 +278,8 @@ def promote(stage: str) -> list[Any]:
             task_id=f"test_{stage}",
             min_pass_rate=SETTINGS.min_pass_rate,
             report_destination=f"{FOLDER}/reports/{stage}",
+            subject=f"{stage} agent, draft after restore",
+            stage=stage,
             deferrable=CONFIG.deferrable_test_runs,
             poll_interval=CONFIG.poll_interval,
             **common,
@@ -261,7 +344,11 @@ with DAG(
     schedule=None,
     catchup=False,
     max_active_runs=1,  # two releases at once would race on the same staging and prod agents
-    default_args={"retries": CONFIG.task_retries, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "retries": CONFIG.task_retries,
+        "retry_delay": timedelta(seconds=30),
+        "on_execute_callback": record_start,
+    },
     params={
         **stage_params(),
         "release_id": Param(
@@ -274,6 +361,7 @@ with DAG(
         "artifacts_base": Param(CONFIG.artifacts_base, type="string", description="where release folders go"),
     },
     tags=["dialogflow-cx", "release"],
+    user_defined_filters=TEMPLATE_FILTERS,
 ) as dag:
     release = prepare_release()
     export_dev = CXExportAgentOperator(
@@ -306,7 +394,7 @@ with DAG(
         substitutions="{{ ti.xcom_pull(task_ids='stage_package_staging')['change_list']['json'] }}",
     )
     staging = promote("staging")
-    approval = ApprovalOperator(
+    approval = CXReleaseApprovalOperator(
         task_id="approve_prod",
         subject=f"Promote release {RELEASE_ID} to prod?",
         body=APPROVAL_BODY,
@@ -319,6 +407,9 @@ with DAG(
         environment="{{ params.prod_environment }}",
         utterances=list(SETTINGS.smoke_test),
         min_accuracy=SETTINGS.min_smoke_accuracy,
+        report_to=f"{FOLDER}/reports/prod",
+        subject="prod environment {{ params.prod_environment }}",
+        stage="prod",
     )
 
     chain(release, export_dev, lint, *staging, approval, *prod, smoke)

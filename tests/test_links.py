@@ -23,3 +23,41 @@ def test_persist_pushes_under_the_link_key():
     ti = mock.Mock()
     CXAgentLink.persist({"ti": ti}, "https://x")
     ti.xcom_push.assert_called_once_with(key=CXAgentLink().xcom_key, value="https://x")
+
+
+class RunningTaskInstance:
+    """The fields of Airflow's RuntimeTaskInstance a link uses (it is the ``ti_key`` when a task ends)."""
+
+    def __init__(self, task_id: str, *, resumed: bool = False) -> None:
+        self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number = ("d", "r", task_id, -1, 1)
+        self._ti_context_from_server = mock.Mock(next_method="execute_complete" if resumed else None)
+        self.pushed: dict[str, str] = {}
+
+    def xcom_push(self, key: str, value: str) -> None:
+        self.pushed[key] = value
+
+
+def test_a_link_the_task_never_persisted_is_empty_without_asking_for_its_xcom():
+    """Airflow's client logs "[error] XCom not found" for a missing key: a link must not ask for one."""
+    ti = RunningTaskInstance("export_draft")
+    links.CXAgentLink.persist({"ti": ti}, "https://agent")
+
+    with mock.patch.object(links.XCom, "get_value", side_effect=AssertionError("no XCom read expected")):
+        assert links.CXEnvironmentLink().get_link(mock.Mock(), ti_key=ti) == ""  # the UI shows no link
+        assert links.CXAgentLink().get_link(mock.Mock(), ti_key=ti) == "https://agent"
+    assert ti.pushed == {CXAgentLink.key: "https://agent"}
+
+
+def test_a_resumed_task_reads_links_its_first_process_pushed():
+    ti = RunningTaskInstance("run_tests", resumed=True)
+
+    with mock.patch.object(links.XCom, "get_value", return_value="https://tests") as get_value:
+        assert links.CXTestResultsLink().get_link(mock.Mock(), ti_key=ti) == "https://tests"
+    get_value.assert_called_once_with(ti_key=ti, key=links.CXTestResultsLink.key)
+
+
+def test_outside_a_task_a_link_reads_its_xcom_and_a_missing_one_is_empty():
+    key = mock.Mock(dag_id="d", run_id="r2", task_id="t", map_index=-1, try_number=1, spec=["dag_id", "run_id"])
+    with mock.patch.object(links.XCom, "get_value", return_value=None) as get_value:
+        assert links.CXEnvironmentLink().get_link(mock.Mock(), ti_key=key) == ""
+    get_value.assert_called_once()

@@ -44,3 +44,27 @@ def test_missing_source_and_empty_location_are_clear(tmp_path: Path) -> None:
         storage.uri_of("  ")
     with pytest.raises(storage.StorageLocationError, match="local file"):
         storage.local_path("file://remote-host/x.zip")
+
+
+def test_folders_are_listed_by_name_and_deleted_with_their_content(tmp_path: Path) -> None:
+    base = tmp_path / "backups"
+    for name in ("20250102", "20250101"):
+        (base / name / "sub").mkdir(parents=True)
+        (base / name / "agent.zip").write_bytes(b"zip")
+    (base / "stray.txt").write_text("not a folder")
+
+    assert storage.list_folders(base.as_uri()) == ["20250101", "20250102"]
+    assert storage.list_folders(str(base)) == ["20250101", "20250102"]
+    assert storage.list_folders(tmp_path / "missing") == []
+
+    storage.delete_folder(storage.join(base.as_uri(), "20250101"))
+
+    assert storage.list_folders(base) == ["20250102"]
+    assert (base / "stray.txt").exists()
+
+
+def test_a_bucket_is_not_a_folder_to_list_or_delete() -> None:
+    with pytest.raises(storage.StorageLocationError, match="gs://<bucket>/<folder>"):
+        storage.delete_folder("gs://bucket-only/")
+    with pytest.raises(storage.StorageLocationError, match="gs://<bucket>/<folder>"):
+        storage.list_folders("gs://bucket-only")

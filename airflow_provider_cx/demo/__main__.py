@@ -91,22 +91,52 @@ def print_report(
         f"\nrun {run.run_id}: {run.state} after {run_seconds(run):.0f} s (demo: {elapsed:.0f} s); "
         f"release {summary.get('release_id', '?')}: {summary.get('outcome', 'no summary')}"
     )
+    if summary:
+        print(f"  started {summary.get('start')}, summary written {summary.get('end')}")
     print("\ngates:")
     order = [row["task"] for row in summary.get("gates", [])] or sorted(states)
     for task_id in order:
         print(f"  {task_id:<20} {states.get(task_id) or 'not run':<16} {details.get(task_id, '')}")
-    for stage, flows in (summary.get("deployed") or {}).items():
-        environment = summary["stages"][stage]["environment"]
-        print(f"\n{stage} environment {environment!r} now serves:")
-        for flow, version in sorted(flows.items()):
-            print(f"  {flow:<20} version {version.rsplit('/', 1)[-1]}  ({version})")
+    if summary:
+        print_record(summary)
     if summary:
         print(f"\nrelease folder: {summary['folder']} (summary.md, summary.json, package, backups, reports:)")
-        for uri in summary.get("reports", []):
-            print(f"  {uri}")
+        for path in summary.get("reports", []):
+            print(f"  {path}")
     later = "" if keep_running else "  (up while the demo runs: use --keep-running to browse it afterwards)"
     print(f"\nUI:   {stack.api_url}/dags/{run.dag_id}/runs/{run.run_id}{later}")
     print(f"logs: {stack.home / 'logs'} (tasks), {stack.logs_dir} (components)")
+
+
+def approval_line(summary: dict[str, Any]) -> str:
+    """``Approve by alice at <time>``, ``Reject by ...``, or why nobody answered."""
+    approval = summary.get("approval") or {}
+    if not approval.get("choice"):
+        return f"none ({approval.get('reason', 'not recorded')})"
+    return f"{approval['choice']} by {approval.get('by') or 'unknown'} at {approval.get('at') or '?'}"
+
+
+def print_record(summary: dict[str, Any]) -> None:
+    """The release record: approval, package, and each stage's flow versions before and after."""
+    package = summary.get("package") or {}
+    print(f"\napproval: {approval_line(summary)}")
+    if summary.get("outcome") == "rejected":
+        print("  rejected: nothing was promoted to prod")
+    print(f"package:  {package.get('uri')} sha256 {package.get('sha256')} ({package.get('size_bytes')} bytes)")
+    for stage, record in (summary.get("environments") or {}).items():
+        environment = summary["stages"][stage]["environment"]
+        before, after = record.get("versions_before") or {}, record.get("versions_after") or {}
+        print(f"\n{stage} environment {environment!r}: flow versions before -> after")
+        if record.get("note"):
+            print(f"  ({record['note']})")
+        for flow in sorted(set(before) | set(after)):
+            old, new = before.get(flow), after.get(flow)
+            change = "" if old == new else "  (changed)"
+            print(f"  {flow:<20} {_version_id(old)} -> {_version_id(new)}{change}")
+
+
+def _version_id(name: str | None) -> str:
+    return "-" if not name else name.rsplit("/", 1)[-1]
 
 
 def print_webhook_calls(counts: dict[str, dict[str, int]]) -> None:

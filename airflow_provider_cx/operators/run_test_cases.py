@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,10 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
     :param min_pass_rate: fraction (0..1) of the selected test cases that must pass; default 1.
     :param report_destination: folder (local path, URI or ObjectStoragePath; templated) that receives
         ``test_cases.junit.xml`` and ``test_cases.md``; ``None`` writes no reports.
+    :param subject: what the reports say was tested (templated), e.g. ``"staging agent, draft after
+        restore"``; default ``"draft"`` or ``"environment <display name>"``.
+    :param stage: the stage (e.g. ``"staging"``) that starts the JUnit suite and class name
+        ``<stage>.<agent id>.<environment or draft>`` (templated); default ``dialogflow_cx``.
     :param deferrable: wait for the run in the triggerer.
 
     Besides those: ``agent``, ``gcp_conn_id``, ``impersonation_chain``, ``location``,
@@ -55,6 +60,8 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
         "tags",
         "min_pass_rate",
         "report_destination",
+        "subject",
+        "stage",
     )
     operator_extra_links = (CXAgentLink(), CXTestResultsLink())
 
@@ -66,6 +73,8 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
         tags: Sequence[str] | None = None,
         min_pass_rate: float = 1.0,
         report_destination: storage.Location | None = None,
+        subject: str | None = None,
+        stage: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,6 +83,8 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
         self.tags = tags
         self.min_pass_rate = min_pass_rate
         self.report_destination = report_destination
+        self.subject = subject
+        self.stage = stage
 
     def check_inputs(self) -> None:
         super().check_inputs()
@@ -92,6 +103,10 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
             raise CXInvalidInputError(f"environment must be a name, or None for the draft; got {self.environment!r}")
         if self.report_destination is not None:
             storage.uri_of(self.report_destination)  # a malformed destination fails before the run
+        for name in ("subject", "stage"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise CXInvalidInputError(f"{name} must be non-empty text or None, got {value!r}")
 
     # --- execution ------------------------------------------------------------------------------
 
@@ -101,9 +116,10 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
         self.check_inputs()
         self.persist_agent_link(context)
         self.persist_test_results_link(context)
-        environment = ""
+        environment = display_name = ""
         if self.environment is not None:
-            environment = self.hook.resolve_environment(self.agent_name, self.environment).name
+            resolved = self.hook.resolve_environment(self.agent_name, self.environment)
+            environment, display_name = resolved.name, resolved.display_name
         selected = self.hook.resolve_test_cases(self.agent_name, self.test_cases, self.tags)
         self.log.info("running %d test case(s) on %s", len(selected), environment or f"the draft of {self.agent_name}")
         operation = self.hook.batch_run_test_cases(self.agent_name, [case.name for case in selected], environment)
@@ -112,15 +128,24 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
             operation,
             result_type=BatchRunTestCasesResponse,
             then="finish_run",
-            state={"environment": environment},
+            # Wall-clock start (not monotonic): a deferred run finishes in another process.
+            state={"environment": environment, "display_name": display_name, "started": time.time()},
         )
 
-    def finish_run(self, context: Any, result: Any, environment: str) -> dict[str, Any]:
+    def finish_run(
+        self,
+        context: Any,
+        result: Any,
+        environment: str,
+        display_name: str = "",
+        started: float | None = None,
+    ) -> dict[str, Any]:
         from airflow_provider_cx.reports.test_case_report import outcomes_from_results, pass_rate
 
+        seconds = None if started is None else max(0.0, time.time() - started)
         display_names = {case.name: case.display_name for case in self.hook.list_test_cases(self.agent_name)}
         outcomes = outcomes_from_results(result.results, display_names)
-        reports = self.write_reports(outcomes, environment)
+        reports = self.write_reports(outcomes, environment, display_name, seconds)
         failing = [o for o in outcomes if not o.passed]
         rate = pass_rate(outcomes)
         minimum = check_fraction("min_pass_rate", self.min_pass_rate)
@@ -149,17 +174,34 @@ class CXRunTestCasesOperator(CXLongRunningOperator):
             )
         return summary
 
-    def write_reports(self, outcomes: list[TestCaseOutcome], environment: str) -> dict[str, str]:
-        from airflow_provider_cx.reports.test_case_report import render_junit, render_markdown
+    def write_reports(
+        self, outcomes: list[TestCaseOutcome], environment: str, display_name: str = "", seconds: float | None = None
+    ) -> dict[str, str]:
+        from airflow_provider_cx.reports.test_case_report import (
+            default_subject,
+            junit_classname,
+            render_junit,
+            render_markdown,
+        )
 
         if self.report_destination is None:
             return {}
-        junit = render_junit(outcomes, agent=self.agent_name, environment=environment)
+        subject = self.subject or default_subject(environment, display_name)
+        junit = render_junit(
+            outcomes,
+            agent=self.agent_name,
+            environment=environment,
+            classname=junit_classname(self.agent_name, display_name or environment, self.stage or ""),
+            subject=subject,
+            seconds=seconds,
+        )
         markdown = render_markdown(
             outcomes,
             agent=self.agent_name,
             environment=environment,
             min_pass_rate=check_fraction("min_pass_rate", self.min_pass_rate),
+            subject=subject,
+            seconds=seconds,
         )
         return {
             "junit": self.write_artifact(storage.join(self.report_destination, JUNIT_FILE), junit.encode()),

@@ -77,25 +77,65 @@ def pass_rate(outcomes: Sequence[TestCaseOutcome]) -> float:
     return sum(o.passed for o in outcomes) / len(outcomes) if outcomes else 0.0
 
 
-def render_junit(outcomes: Sequence[TestCaseOutcome], *, agent: str, environment: str) -> str:
+def junit_classname(agent: str, environment: str = "", stage: str = "") -> str:
+    """``<stage>.<agent id>.<environment or draft>`` (``dialogflow_cx`` without a stage): names what ran.
+
+    ``environment`` is a display name or resource name (its id is used); staging and prod thus
+    never share a suite or class name in a CI server's view.
+    """
+    target = environment.rsplit("/", 1)[-1] if environment else "draft"
+    return ".".join(part.replace(".", "_") for part in (stage or "dialogflow_cx", agent.rsplit("/", 1)[-1], target))
+
+
+def default_subject(environment: str = "", environment_display_name: str = "") -> str:
+    """What a report says was tested when the caller gives no subject: ``environment X`` or ``draft``."""
+    if not environment:
+        return "draft"
+    return f"environment {environment_display_name or environment.rsplit('/', 1)[-1]}"
+
+
+def render_junit(
+    outcomes: Sequence[TestCaseOutcome],
+    *,
+    agent: str,
+    environment: str,
+    classname: str = "",
+    subject: str = "",
+    seconds: float | None = None,
+) -> str:
+    """JUnit XML of a test-case run; ``seconds`` is the run's measured duration (the suite's time).
+
+    CX runs the selected test cases as one batch and reports no time per test case, so the cases
+    carry none and the suite carries the batch's wall-clock time.
+    """
     from airflow_provider_cx.package.reports import JUnitCase, JUnitSuite, junit_xml
 
     target = environment or "draft"
+    name = classname or junit_classname(agent, environment)
     cases = [
         JUnitCase(
             name=o.display_name,
-            classname=f"dialogflow_cx.{target.rsplit('/', 1)[-1]}",
+            classname=name,
             failure=None if o.passed else o.first_difference,
             kind="" if o.passed else "TestRunDifference",
             details="" if o.passed else f"{o.result_name}\n{o.first_difference}",
         )
         for o in outcomes
     ]
-    suite = JUnitSuite(name="Dialogflow CX test cases", cases=cases, properties={"agent": agent, "environment": target})
+    properties = {"agent": agent, "environment": target, "subject": subject or default_subject(environment)}
+    suite = JUnitSuite(name=name, cases=cases, properties=properties, time=seconds)
     return junit_xml([suite], name=f"Dialogflow CX test cases of {agent}")
 
 
-def render_markdown(outcomes: Sequence[TestCaseOutcome], *, agent: str, environment: str, min_pass_rate: float) -> str:
+def render_markdown(
+    outcomes: Sequence[TestCaseOutcome],
+    *,
+    agent: str,
+    environment: str,
+    min_pass_rate: float,
+    subject: str = "",
+    seconds: float | None = None,
+) -> str:
     from airflow_provider_cx.package.reports import MarkdownCell, markdown_code, markdown_escape, markdown_table
 
     passed = sum(o.passed for o in outcomes)
@@ -104,9 +144,11 @@ def render_markdown(outcomes: Sequence[TestCaseOutcome], *, agent: str, environm
     lines = [
         "# Dialogflow CX test cases",
         "",
+        f"- Tested: {markdown_escape(subject or default_subject(environment))}",
         f"- Agent: {markdown_code(agent)}",
         f"- Environment: {markdown_code(environment) if environment else 'draft'}",
         f"- Result: {passed} of {len(outcomes)} passed ({rate:.1%}); gate {min_pass_rate:.1%}: **{verdict}**",
+        *([f"- Duration: {seconds:.1f} s"] if seconds is not None else []),
         "",
     ]
     ordered = sorted(outcomes, key=lambda o: (o.passed, o.display_name))

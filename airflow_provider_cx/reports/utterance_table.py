@@ -39,6 +39,7 @@ class Answer:
     utterance: Utterance
     intent: str
     page: str
+    seconds: float | None = None  # how long the DetectIntent call took
 
     @property
     def passed(self) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import jinja2
 import pytest
@@ -47,6 +49,14 @@ def release(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     return load_dag_module("cx_release_promotion", monkeypatch, None, tmp_path)
 
 
+def render_approval(release: ModuleType, ti: FakeTaskInstance, params: dict[str, str]) -> str:
+    """The approval body as Airflow renders it: with the DAG's own Jinja filters."""
+    assert release.dag.user_defined_filters == release.TEMPLATE_FILTERS
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters.update(release.TEMPLATE_FILTERS)
+    return environment.from_string(release.APPROVAL_BODY).render(ti=ti, params=params)
+
+
 def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleType) -> None:
     ti = FakeTaskInstance(
         {
@@ -69,11 +79,7 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
         "prod_environment": "production",
     }
 
-    body = (
-        jinja2.Environment(undefined=jinja2.StrictUndefined)
-        .from_string(release.APPROVAL_BODY)
-        .render(ti=ti, params=params)
-    )
+    body = render_approval(release, ti, params)
 
     assert "Release **rel-7** passed staging" in body
     assert "11 of 11 test cases passed" in body
@@ -83,6 +89,41 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
     assert "with 2 substitution(s) from its stage profile" in body
     assert "masked): file:///r/stages/staging.changes.md." in body
     assert "`projects/p/locations/l/agents/b`, environment production" in body
+
+
+def test_the_approval_request_escapes_every_value_a_user_or_an_agent_controls(release: ModuleType) -> None:
+    hostile = "x)\n# Approved by security\n[click](https://evil.example) <b>|"
+    ti = FakeTaskInstance(
+        {
+            ("prepare_release", "release_id"): "rel-*7*",
+            ("test_staging", "cx_test_run"): {"passed": "11<script>", "total": 11},
+            ("diff_release", "return_value"): {
+                "summary": {"[intent](https://evil.example)": {"changed": 1}},
+                "reports": {"markdown": "file:///r/notes.md)\n# injected"},
+            },
+            ("stage_package_staging", "return_value"): {
+                "changes": 2,
+                "change_list": {"markdown": "file:///r/c.md <img src=x>"},
+            },
+        }
+    )
+    params = {
+        "staging_agent": "projects/s/locations/l/agents/a`) **approved**",
+        "staging_environment": hostile,
+        "prod_agent": "projects/p/locations/l/agents/b",
+        "prod_environment": hostile,
+    }
+
+    body = render_approval(release, ti, params)
+
+    assert "\n# " not in body  # no value starts a heading
+    assert not re.search(r"(?<!\\)\]\(", body)  # nor makes a link: every "](" is escaped
+    assert not re.search(r"(?<!\\)<", body)  # nor HTML: every "<" is escaped
+    assert "script" not in body
+    assert "Release **rel-\\*7\\*** passed staging" in body
+    assert "0 of 11 test cases passed" in body  # a count that is not a number shows as 0
+    assert "``projects/s/locations/l/agents/a`) **approved**``" in body
+    assert "- \\[intent\\](https://evil.example): 0 added, 0 removed, 1 changed" in body  # escaped, inert
 
 
 def test_nothing_is_rolled_back_when_the_stage_was_never_restored(release: ModuleType) -> None:
@@ -227,3 +268,104 @@ def test_scheduled_validation_refuses_bad_params_in_its_first_tasks(
     with pytest.raises(ValueError, match=message):
         validation.plan_checks.function("validate", params=params, dag_run=FakeDagRun())
     assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+class SummaryTaskInstance(FakeTaskInstance):
+    """What summarize_release asks of its ti: XComs (recorded), task states and Airflow's breadcrumbs."""
+
+    def __init__(self, xcoms: dict[tuple[str, str], Any], states: dict[str, str]) -> None:
+        super().__init__(xcoms)
+        self.states = states
+        self.pulled: list[tuple[str, str]] = []
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value", **_: Any) -> Any:
+        self.pulled.append((task_ids, key))
+        return super().xcom_pull(task_ids, key)
+
+    def get_task_states(self, dag_id: str, run_ids: list[str]) -> dict[str, dict[str, str]]:
+        return {run_ids[0]: self.states}
+
+    def get_task_breadcrumbs(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        return [{"task_id": "approve_prod", "map_index": -1, "duration": 30.0}]
+
+
+def test_a_rejected_release_is_summarized_without_asking_for_xcoms_of_skipped_gates(
+    release: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = "projects/p/locations/l/agents/prod"
+    served = [f"{agent}/flows/start/versions/3"]
+    monkeypatch.setattr(
+        release, "served_versions", lambda stage, params: (served, {f"{agent}/flows/start": "Default Start Flow"}, "")
+    )
+    states = {task: "success" for task, _ in release.GATES}
+    for task, _ in release.GATES:
+        if (task.endswith("_prod") and task != "approve_prod") or task.startswith("rollback"):
+            states[task] = "skipped"
+    ti = SummaryTaskInstance(
+        {
+            ("prepare_release", "folder"): tmp_path.as_uri(),
+            ("prepare_release", "release_id"): "rel-9",
+            ("approve_prod", "cx_approval"): {"choice": "Reject", "by": "bob", "at": "2026-01-01T00:02:00+00:00"},
+            ("approve_prod", "cx_started"): "2026-01-01T00:01:00+00:00",
+            ("export_dev", "return_value"): {"uri": (tmp_path / "dev-export.zip").as_uri(), "sha256": "ab" * 32},
+            ("deploy_staging", "cx_environment_before"): {"version_configs": []},
+        },
+        states,
+    )
+    dag_run = type("Run", (), {"dag_id": "d", "run_id": "manual__9", "start_date": datetime(2026, 1, 1, tzinfo=UTC)})
+    params = {
+        f"{stage}_{field}": f"{stage}-{field}"
+        for stage in ("dev", "staging", "prod")
+        for field in ("agent", "environment")
+    }
+
+    result = release.summarize_release.function(params=params, dag_run=dag_run, ti=ti)
+
+    assert result["outcome"] == "rejected"
+    skipped = {task for task, state in states.items() if state == "skipped"}
+    assert not [pull for pull in ti.pulled if pull[0] in skipped]  # no "XCom not found" for skipped gates
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["run_id"] == "manual__9"
+    assert summary["start"] == "2026-01-01T00:00:00+00:00"
+    assert summary["approval"] == {"choice": "Reject", "by": "bob", "at": "2026-01-01T00:02:00+00:00"}
+    gates = {row["task"]: row for row in summary["gates"]}
+    assert gates["approve_prod"]["end"] == "2026-01-01T00:01:30+00:00"
+    assert summary["package"]["uri"] == "dev-export.zip"
+    assert summary["environments"]["prod"]["versions_before"] == {"Default Start Flow": served[0]}
+    assert summary["environments"]["prod"]["versions_after"] == {"Default Start Flow": served[0]}
+    assert summary["environments"]["staging"]["versions_before"] == {}
+    assert "# Release rel-9: rejected" in (tmp_path / "summary.md").read_text()
+
+
+def test_every_task_records_when_it_started(release: ModuleType) -> None:
+    ti = mock.Mock(start_date=datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC))
+    release.record_start({"ti": ti})
+    ti.xcom_push.assert_called_once_with(key=release.STARTED_XCOM_KEY, value="2026-01-01T00:00:05+00:00")
+    assert release.dag.default_args["on_execute_callback"] is release.record_start
+
+
+def test_an_environment_that_cannot_be_read_is_recorded_with_the_reason(
+    release: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_cx.hooks import dialogflow_cx
+    from airflow_provider_cx.hooks.errors import CXHookError
+
+    class UnreachableHook:
+        def __init__(self, **_: Any) -> None:
+            pass
+
+        def list_flows(self, agent: str) -> list[Any]:
+            raise CXHookError(f"UNAVAILABLE: cannot reach CX for {agent}")
+
+    monkeypatch.setattr(dialogflow_cx, "DialogflowCXHook", UnreachableHook)
+    params = {"prod_agent": "projects/p/locations/l/agents/a", "prod_environment": "production"}
+
+    now, flows, error = release.served_versions("prod", params)
+
+    assert (now, flows) == (None, {})
+    assert error == "CXHookError: UNAVAILABLE: cannot reach CX for projects/p/locations/l/agents/a"
+    record = release.environment_record("prod", params, FakeTaskInstance({}), {"deploy_prod": "skipped"})
+    assert record["versions_after"] is None
+    assert record["note"].endswith(
+        "could not be read: CXHookError: UNAVAILABLE: cannot reach CX for " + params["prod_agent"]
+    )

@@ -137,7 +137,7 @@ def test_release_promotion_runs_the_gates_in_the_order_the_issue_lists(parsed: d
     assert set(itertools.pairwise(chain)) <= edges(dag)
     assert {("export_dev", "export_prod_current"), ("export_prod_current", "diff_release")} <= edges(dag)
     assert ("diff_release", "approve_prod") in edges(dag)
-    assert dag["tasks"]["approve_prod"]["operator"] == "ApprovalOperator"
+    assert dag["tasks"]["approve_prod"]["operator"] == "CXReleaseApprovalOperator"  # an ApprovalOperator
     assert dag["tasks"]["smoke_test_prod"]["operator"] == "CXDetectIntentOperator"
     assert {dag["tasks"][f"stage_package_{stage}"]["operator"] for stage in ("staging", "prod")} == {
         "CXStagePackageOperator"

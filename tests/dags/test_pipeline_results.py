@@ -84,11 +84,11 @@ def test_the_summary_records_each_gate_what_is_deployed_and_every_report() -> No
 
     assert summary["outcome"] == "released"
     assert summary["deployed"] == versions
-    assert summary["reports"] == ["file:///r/t.xml"]
+    assert summary["reports"] == ["t.xml"]  # relative to the release folder
     details = {row["task"]: row["detail"] for row in summary["gates"]}
     assert details["test_staging"] == "11/11 passed"
     assert details["deploy_prod"] == "production: 2 flow versions"
-    assert details["export_dev"] == "file:///r/dev-export.zip (10 bytes)"
+    assert details["export_dev"] == "dev-export.zip (10 bytes)"
     assert summary["rolled_back"] == summary["failed_rollbacks"] == []
     markdown = release_summary_markdown(summary)
     assert "# Release rel-1: released" in markdown
@@ -119,13 +119,13 @@ def test_the_summary_lists_each_stage_profiles_substitutions() -> None:
 
     assert summary["stage_profiles"] == {
         "prod": {
-            "package": "file:///r/stages/prod.zip",
+            "package": "stages/prod.zip",  # relative to the release folder
             "sha256": "ab" * 32,
             "changes": substitutions["prod"]["changes"],
         }
     }
     markdown = release_summary_markdown(summary)
-    assert "**prod** package `file:///r/stages/prod.zip`: 1 substitution(s)" in markdown
+    assert "**prod** package [stages/prod.zip](stages/prod.zip): 1 substitution(s)" in markdown
     assert "| `webhooks/Branch Locator.json` | `genericWebService.requestHeaders` | `(unset)` | " in markdown
     assert '`[{"key": "X-Api-Key", "value": "***"}]` |' in markdown
 
@@ -236,3 +236,160 @@ def test_retention_keeps_the_newest_backups() -> None:
     assert backups_to_prune(runs, keep_last=10) == []
     with pytest.raises(ValueError, match="keep_last"):
         backups_to_prune(runs, keep_last=0)
+
+
+# --- the release record: run, approval, package, versions, times, relative links ----------------
+
+
+def _full_summary(approval: dict | None, states: dict[str, str]) -> dict:
+    return release_summary(
+        release_id="rel-3",
+        folder="file:///base/releases/rel-3",
+        stages=STAGES,
+        gates=GATES,
+        states=states,
+        results={
+            "export_dev": {"uri": "file:///base/releases/rel-3/dev-export.zip", "sha256": "cd" * 32, "size_bytes": 42},
+            "test_staging": {
+                "passed": 1,
+                "total": 1,
+                "reports": {
+                    "junit": "file:///base/releases/rel-3/reports/staging/test_cases.junit.xml",
+                    "markdown": "file:///base/releases/rel-3/reports/staging/test cases.md",
+                },
+            },
+        },
+        versions={},
+        run={"run_id": "manual__1", "start": "2026-01-01T00:00:00+00:00", "end": "2026-01-01T00:05:00+00:00"},
+        times={"export_dev": {"start": "2026-01-01T00:00:01+00:00", "end": "2026-01-01T00:00:03+00:00"}},
+        approval=approval,
+        package={"uri": "file:///base/releases/rel-3/dev-export.zip", "sha256": "cd" * 32, "size_bytes": 42},
+        environments={
+            "prod": {
+                "versions_before": {"Default Start Flow": "projects/p/locations/l/agents/a/flows/f/versions/1"},
+                "versions_after": {"Default Start Flow": "projects/p/locations/l/agents/a/flows/f/versions/2"},
+            }
+        },
+    )
+
+
+def test_the_summary_records_the_run_the_approval_the_package_and_each_gates_times_and_report() -> None:
+    states = {task: "success" for task, _ in GATES} | {"rollback_staging": "skipped", "rollback_prod": "skipped"}
+    answer = {"choice": "Approve", "by": "alice", "at": "2026-01-01T00:02:00+00:00"}
+
+    summary = _full_summary(answer, states)
+
+    assert (summary["run_id"], summary["start"], summary["end"]) == (
+        "manual__1",
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-01T00:05:00+00:00",
+    )
+    assert summary["approval"] == answer
+    assert summary["package"] == {"uri": "dev-export.zip", "sha256": "cd" * 32, "size_bytes": 42}
+    assert summary["environments"]["prod"]["versions_after"]["Default Start Flow"].endswith("/versions/2")
+    rows = {row["task"]: row for row in summary["gates"]}
+    assert rows["export_dev"]["start"] == "2026-01-01T00:00:01+00:00"
+    assert rows["export_dev"]["end"] == "2026-01-01T00:00:03+00:00"
+    assert rows["export_dev"]["outcome"] == "success"
+    assert rows["test_staging"]["report"] == "reports/staging/test cases.md"
+    assert rows["approve_prod"]["detail"] == "Approve by alice at 2026-01-01T00:02:00+00:00"
+    markdown = release_summary_markdown(summary)
+    assert "- Approval: Approve by alice at 2026-01-01T00:02:00+00:00" in markdown
+    assert "- Airflow run: `manual__1`" in markdown
+    assert f"sha256 `{'cd' * 32}`, 42 bytes" in markdown
+    assert "[reports/staging/test cases.md](reports/staging/test%20cases.md)" in markdown
+    assert "file:///base" not in markdown  # nothing points at the machine that wrote it
+    assert "| Default Start Flow | `projects/p/locations/l/agents/a/flows/f/versions/1` | " in markdown
+
+
+def test_a_rejected_release_says_who_rejected_it_and_that_nothing_was_promoted() -> None:
+    states = {task: "success" for task, _ in GATES if task != "deploy_prod"} | {
+        "deploy_prod": "skipped",
+        "smoke_test_prod": "skipped",
+        "rollback_staging": "skipped",
+        "rollback_prod": "skipped",
+    }
+
+    summary = _full_summary({"choice": "Reject", "by": "bob", "at": "2026-01-01T00:03:00+00:00"}, states)
+
+    assert summary["outcome"] == "rejected"
+    assert summary["approval"]["choice"] == "Reject"
+    assert "prod" not in summary["deployed"]
+    markdown = release_summary_markdown(summary)
+    assert markdown.startswith("# Release rel-3: rejected")
+    assert "**Rejected**: nothing was promoted to prod." in markdown
+    assert "| approve\\_prod | success | - | - | Reject by bob at 2026-01-01T00:03:00+00:00 |" in markdown
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ("upstream_failed", "not asked: an earlier gate failed"),
+        (None, "the approval was never reached"),
+        ("failed", "the approval failed or timed out without an answer"),
+    ],
+)
+def test_an_approval_without_an_answer_says_why(state: str | None, reason: str) -> None:
+    from cx_pipeline_results import approval_record
+
+    assert approval_record(None, state) == {"choice": None, "by": None, "at": None, "reason": reason}
+    summary = _full_summary(None, {"approve_prod": state} if state else {})
+    assert f"- Approval: none ({reason})" in release_summary_markdown(summary)
+
+
+def test_gate_times_add_airflows_duration_to_the_recorded_start() -> None:
+    from cx_pipeline_results import gate_times
+
+    times = gate_times(
+        {"a": "2026-01-01T00:00:00+00:00", "b": "2026-01-01T00:01:00+00:00", "c": None},
+        [{"task_id": "a", "map_index": -1, "duration": 2.5}, {"task_id": "c", "map_index": -1, "duration": 1.0}],
+    )
+
+    assert times == {
+        "a": {"start": "2026-01-01T00:00:00+00:00", "end": "2026-01-01T00:00:02.500000+00:00"},
+        "b": {"start": "2026-01-01T00:01:00+00:00", "end": None},  # still running: no duration yet
+    }
+
+
+def test_stage_versions_name_flows_and_a_stage_never_deployed_keeps_what_it_served() -> None:
+    from cx_pipeline_results import stage_versions
+
+    agent = "projects/p/locations/l/agents/a"
+    names = {f"{agent}/flows/start": "Default Start Flow"}
+    deployed = stage_versions(
+        before=[f"{agent}/flows/start/versions/1", f"{agent}/flows/x/versions/7"],
+        now=[f"{agent}/flows/start/versions/2", f"{agent}/flows/x/versions/7"],
+        flow_names=names,
+        deploy_ran=True,
+    )
+    assert deployed == {
+        "versions_before": {
+            "Default Start Flow": f"{agent}/flows/start/versions/1",
+            "x": f"{agent}/flows/x/versions/7",
+        },
+        "versions_after": {"Default Start Flow": f"{agent}/flows/start/versions/2", "x": f"{agent}/flows/x/versions/7"},
+    }
+    untouched = stage_versions(before=None, now=[f"{agent}/flows/start/versions/1"], flow_names=names, deploy_ran=False)
+    assert (
+        untouched["versions_before"]
+        == untouched["versions_after"]
+        == {"Default Start Flow": f"{agent}/flows/start/versions/1"}
+    )
+    assert "not deployed by this release" in untouched["note"]
+    unread = stage_versions(before=None, now=None, flow_names={}, deploy_ran=False, error="UNAVAILABLE")
+    assert unread["versions_after"] is None
+    assert unread["note"].endswith("could not be read: UNAVAILABLE")
+
+
+@pytest.mark.parametrize(
+    ("uri", "relative"),
+    [
+        ("file:///base/rel/reports/a.md", "reports/a.md"),
+        ("file:///base/rel-2/a.md", "file:///base/rel-2/a.md"),  # a sibling folder is not inside
+        ("gs://other/a.md", "gs://other/a.md"),
+    ],
+)
+def test_only_uris_inside_the_release_folder_become_relative(uri: str, relative: str) -> None:
+    from cx_pipeline_results import relative_uri
+
+    assert relative_uri("file:///base/rel/", uri) == relative

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import pytest
@@ -19,6 +21,7 @@ from airflow_provider_cx.demo.stack import STARTUP_TIMEOUT
 from airflow_provider_cx.emulator.testing import zip_files_as_json
 
 from .conftest import PREVIEW, PipelineWorld, task_log_lines
+from .release_record import broken_links, check_record, copied_elsewhere
 
 # The first test also starts the module's stack (up to STARTUP_TIMEOUT on a loaded machine).
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(int(STARTUP_TIMEOUT) + 300)]
@@ -36,6 +39,7 @@ CX_TASKS = (
         for step in ("restore", "validate", "test", "version", "deploy")
     ),
     "smoke_test_prod",
+    "summarize_release",  # reads what each environment serves for the release record
 )
 CLIENT_PID = re.compile(r"\bairflow-provider-cx/\S+ pid/(\d+)\b")
 CHANNEL_PID = re.compile(r"^opening a gRPC channel to \S+ in process (\d+)$")
@@ -87,7 +91,7 @@ def release_summary(world: PipelineWorld, run_id: str) -> dict[str, Any]:
 
 
 def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process(
-    world: PipelineWorld, capsys: pytest.CaptureFixture[str]
+    world: PipelineWorld, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     dev = world.stages["dev"]
     world.agents.admin().reset_stats()
@@ -111,7 +115,42 @@ def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process
         world.stages["prod"].environment_name
     )
     print_report(world.stack, world.client, finished, elapsed=0)
-    assert "smoke_test_prod      success" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "smoke_test_prod      success" in out
+    assert re.search(r"approve_prod +success +Approve by \S+ at ", out), out
+    assert f"sha256 {summary['package']['sha256']}" in out
+
+    # The release record: every field, prod's versions before and after, the smoke test's reports.
+    check_record(summary, run.run_id, choice="Approve")
+    prod = summary["environments"]["prod"]
+    assert sorted(prod["versions_after"].values()) == world.agents.served_versions(
+        world.stages["prod"].environment_name
+    )
+    assert prod["versions_after"] != prod["versions_before"]
+    smoke = {row["task"]: row for row in summary["gates"]}["smoke_test_prod"]
+    assert smoke["report"] == "reports/prod/smoke_test.md"
+    folder = storage.local_path(world.client.xcom(RELEASE, run.run_id, "prepare_release", key="folder"))
+    junit = (folder / "reports" / "prod" / "smoke_test.junit.xml").read_text()
+    assert 'time="0.000"' not in junit
+    assert f'name="prod.{world.stages["prod"].agent.rsplit("/", 1)[-1]}.' in junit
+    assert "- Tested: staging agent, draft after restore" in (folder / "reports/staging/test_cases.md").read_text()
+    # Copied elsewhere (and the original gone), the folder has no broken link.
+    copy = copied_elsewhere(folder, tmp_path / "copied-release")
+    markdown = (copy / "summary.md").read_text()
+    assert "](reports/prod/smoke_test.md)" in markdown
+    assert broken_links(copy) == {}
+    # No link without a value asked for its XCom: Airflow's client logs that as an error, in the task's
+    # log or in the worker's (the LocalExecutor's workers log to the scheduler's log).
+    for task in ("export_dev", "export_prod_current", "lint_package", "smoke_test_prod"):
+        events = [str(line.get("event")) for line in task_log_lines(world.stack, RELEASE, run.run_id, task)]
+        assert "XCom not found" not in events, task
+    component_logs = "".join(path.read_text(errors="replace") for path in world.stack.logs_dir.glob("*.log"))
+    assert not re.findall(r"XCom not found.*cx_\w+_link", component_logs)
+    # ... and the UI shows such a link as absent: the export of prod's draft has no environment.
+    links_path = f"/api/v2/dags/{RELEASE}/dagRuns/{quote(run.run_id, safe='')}/taskInstances/export_prod_current/links"
+    shown = world.client._request("GET", links_path)["extra_links"]  # the UI's own endpoint; no public helper
+    assert shown["Dialogflow CX Environment"] is None, shown
+    assert shown["Dialogflow CX Agent"] == f"https://dialogflow.cloud.google.com/cx/{world.stages['prod'].agent}"
 
     # Every client was built in the process that used it: the task's own, or the triggerer's trigger
     # runner for a deferred wait. The pid in each call's user agent is one that a task's log names for a
@@ -134,6 +173,38 @@ def test_release_is_promoted_to_prod_with_every_client_built_in_its_task_process
         assert "Pausing task as DEFERRED." in events, task
         assert "Trigger fired event" in events, task
         assert len(per_task[task]) == 2, task
+
+
+def test_a_rejected_release_is_recorded_as_rejected_with_nothing_promoted(
+    world: PipelineWorld, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    prod_before = snapshot(world, "prod")
+    run = world.client.trigger(RELEASE)
+    finished = approve_until_done(world.client, run, timeout=180, reject=True)
+
+    states = world.client.task_states(RELEASE, run.run_id)
+    assert finished.state == "success", states  # a rejection is an answer, not a failure
+    assert states["approve_prod"] == "success"
+    assert {states[task] for task in ("restore_prod", "version_prod", "deploy_prod", "smoke_test_prod")} == {"skipped"}
+    summary = release_summary(world, run.run_id)
+    assert summary["outcome"] == "rejected"
+    check_record(summary, run.run_id, choice="Reject")
+    assert "prod" not in summary["deployed"]
+    prod = summary["environments"]["prod"]
+    assert prod["versions_before"] == prod["versions_after"]  # nothing promoted
+    assert sorted(prod["versions_after"].values()) == world.agents.served_versions(
+        world.stages["prod"].environment_name
+    )
+    assert snapshot(world, "prod") == prod_before
+    print_report(world.stack, world.client, finished, elapsed=0)
+    out = capsys.readouterr().out
+    assert f"release {summary['release_id']}: rejected" in out
+    assert re.search(r"approve_prod +success +Reject by \S+ at ", out), out
+    assert "rejected: nothing was promoted to prod" in out
+    folder = storage.local_path(world.client.xcom(RELEASE, run.run_id, "prepare_release", key="folder"))
+    markdown = (folder / "summary.md").read_text()
+    assert "**Rejected**: nothing was promoted to prod." in markdown
+    assert broken_links(copied_elsewhere(folder, tmp_path / "copied-release")) == {}
 
 
 def test_a_failing_test_case_stops_the_release_at_staging_and_rolls_staging_back(world: PipelineWorld) -> None:

@@ -87,3 +87,19 @@ def test_an_explicit_connection_that_does_not_exist_is_an_error(monkeypatch: pyt
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     with pytest.raises(CXConnectionNotFoundError, match="no_such_gcs_connection"):
         storage.gcs_filesystem("no_such_gcs_connection")
+
+
+def test_gs_folders_are_listed_and_deleted_through_the_storage_api(gcs_env: StorageEmulator) -> None:
+    base = f"gs://{BUCKET}/backups/prod/production"
+    for run in ("20250101T020000", "20250102T020000"):
+        storage.write_bytes(f"{base}/{run}/agent.zip", b"zip")
+    storage.write_bytes(f"{base}/notes.txt", b"not a folder")
+
+    assert storage.list_folders(base) == ["20250101T020000", "20250102T020000"]
+    assert storage.list_folders(f"gs://{BUCKET}/backups/nothing") == []
+
+    storage.delete_folder(f"{base}/20250101T020000")
+
+    assert storage.list_folders(base + "/") == ["20250102T020000"]
+    names = sorted(blob.name for blob in gcs_client(gcs_env).list_blobs(BUCKET, prefix="backups/prod/production/"))
+    assert names == ["backups/prod/production/20250102T020000/agent.zip", "backups/prod/production/notes.txt"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -49,9 +50,68 @@ def test_every_utterance_reaches_its_intent_and_page_in_an_environment(sample_ag
         "accuracy": 1.0,
         "min_accuracy": 1.0,
         "mismatches": [],
+        "reports": {},  # no report_to: no reports
     }
     assert context["ti"].xcom["cx_detect_intent"] == result
     assert context["ti"].xcom[CXEnvironmentLink.key].endswith(f"{sample_agent}/environments")
+
+
+def test_reports_name_the_stage_agent_and_environment_and_time_each_utterance(sample_agent, cx_connection, tmp_path):
+    environment = new_environment(cx_connection, sample_agent)
+    display = cx_connection.client(cx.EnvironmentsClient).get_environment(name=environment).display_name
+    drop_transfer_route(cx_connection, sample_agent)  # the draft changes; the environment still serves the old flow
+    op = operator(
+        sample_agent,
+        environment=display,
+        report_to=str(tmp_path / "reports"),
+        subject=f"prod environment {display}",
+        stage="prod",
+    )
+
+    result = op.execute(make_context())
+
+    assert result["reports"] == {
+        "junit": (tmp_path / "reports" / "smoke_test.junit.xml").as_uri(),
+        "markdown": (tmp_path / "reports" / "smoke_test.md").as_uri(),
+    }
+    junit = ET.parse(tmp_path / "reports" / "smoke_test.junit.xml").getroot()
+    (suite,) = junit.iter("testsuite")
+    agent_id = sample_agent.rsplit("/", 1)[-1]
+    assert suite.get("name") == f"prod.{agent_id}.{display}"
+    cases = list(suite.iter("testcase"))
+    assert [case.get("name") for case in cases] == [row["text"] for row in TABLE]
+    assert {case.get("classname") for case in cases} == {f"prod.{agent_id}.{display}"}
+    assert all(float(case.get("time")) > 0 for case in cases)  # each DetectIntent call, measured
+    assert float(suite.get("time")) == pytest.approx(sum(float(case.get("time")) for case in cases), abs=0.01)
+    properties = {prop.get("name"): prop.get("value") for prop in suite.iter("property")}
+    assert properties["subject"] == f"prod environment {display}"
+    markdown = (tmp_path / "reports" / "smoke_test.md").read_text()
+    assert f"- Tested: prod environment {display}" in markdown
+    assert f"{len(TABLE)} of {len(TABLE)} utterances matched" in markdown
+
+
+def test_a_failing_utterance_is_a_junit_failure_saying_what_was_expected(sample_agent, cx_connection, tmp_path):
+    drop_transfer_route(cx_connection, sample_agent)
+    context = make_context()
+    with pytest.raises(CXGateFailedError):
+        operator(sample_agent, report_to=tmp_path).execute(context)
+
+    assert context["ti"].xcom["cx_detect_intent"]["reports"]["junit"] == (tmp_path / "smoke_test.junit.xml").as_uri()
+    junit = ET.parse(tmp_path / "smoke_test.junit.xml").getroot()
+    assert (junit.get("tests"), junit.get("failures")) == (str(len(TABLE)), "1")
+    (failure,) = junit.iter("failure")
+    assert "expected intent 'transfer.create', page 'Collect Transfer Details'; got intent" in failure.get("message")
+    (suite,) = junit.iter("testsuite")
+    assert suite.get("name") == f"dialogflow_cx.{sample_agent.rsplit('/', 1)[-1]}.draft"
+    markdown = (tmp_path / "smoke_test.md").read_text()
+    assert "- Tested: draft" in markdown
+    assert "**FAILED**" in markdown
+
+
+@pytest.mark.parametrize("field", ["subject", "stage"])
+def test_an_empty_subject_or_stage_is_refused_before_any_call(sample_agent, cx_connection, field):
+    with pytest.raises(CXInvalidInputError, match=f"{field} must be non-empty text"):
+        operator(sample_agent, **{field: " "}).execute(make_context())
 
 
 def test_a_dropped_route_fails_the_draft_but_not_the_environment(sample_agent, cx_connection):

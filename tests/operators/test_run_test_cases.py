@@ -47,6 +47,47 @@ def test_smoke_tests_pass_and_reports_are_written(sample_agent, cx_connection, t
     assert "**passed**" in markdown
 
 
+def test_reports_say_what_was_tested_and_how_long_the_run_took(sample_agent, cx_connection, tmp_path):
+    op = operator(
+        sample_agent,
+        tags=["smoke"],
+        report_destination=tmp_path,
+        subject="staging agent, draft after restore",
+        stage="staging",
+    )
+
+    op.execute(make_context())
+
+    junit = ET.parse(tmp_path / "test_cases.junit.xml").getroot()
+    (suite,) = junit.iter("testsuite")
+    name = f"staging.{sample_agent.rsplit('/', 1)[-1]}.draft"
+    assert suite.get("name") == name
+    assert {case.get("classname") for case in suite.iter("testcase")} == {name}
+    assert float(suite.get("time")) > 0  # the batch run's measured wall-clock time
+    assert junit.get("time") == suite.get("time")
+    properties = {prop.get("name"): prop.get("value") for prop in suite.iter("property")}
+    assert properties["subject"] == "staging agent, draft after restore"
+    markdown = (tmp_path / "test_cases.md").read_text()
+    assert "- Tested: staging agent, draft after restore" in markdown
+    assert "- Duration: " in markdown
+
+
+def test_staging_and_prod_reports_never_share_a_suite_name(sample_agent, cx_connection, tmp_path):
+    environment = new_environment(cx_connection, sample_agent)
+    display = cx_connection.client(cx.EnvironmentsClient).get_environment(name=environment).display_name
+    for stage, kwargs in (("staging", {}), ("prod", {"environment": display})):
+        operator(sample_agent, tags=["smoke"], report_destination=tmp_path / stage, stage=stage, **kwargs).execute(
+            make_context()
+        )
+    names = {
+        stage: ET.parse(tmp_path / stage / "test_cases.junit.xml").getroot().find("testsuite").get("name")
+        for stage in ("staging", "prod")
+    }
+    agent_id = sample_agent.rsplit("/", 1)[-1]
+    assert names == {"staging": f"staging.{agent_id}.draft", "prod": f"prod.{agent_id}.{display}"}
+    assert f"- Tested: environment {display}" in (tmp_path / "prod" / "test_cases.md").read_text()
+
+
 def test_a_broken_route_fails_the_gate_and_names_the_failures(sample_agent, cx_connection, tmp_path):
     break_transfers(cx_connection, sample_agent)
     context = make_context()

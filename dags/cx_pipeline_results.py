@@ -69,7 +69,11 @@ def gate_detail(kind: str, result: Mapping[str, Any] | None, approval: Mapping[s
         failing = [item.get("test_case", "?") for item in result.get("failing") or ()]
         return text + (f"; failing: {', '.join(failing)}" if failing else "")
     if kind == "version":
-        return f"{len(result.get('created') or ())} created, {len(result.get('adopted') or ())} reused"
+        made = f"{len(result.get('created') or ())} created, {len(result.get('adopted') or ())} reused"
+        if not result.get("only_changed"):
+            return made
+        impacted, unchanged = len(result.get("impacted") or ()), len(result.get("unchanged") or {})
+        return f"{made}; {impacted} flow(s) impacted, {unchanged} unchanged"
     if kind == "deploy":
         served = len(result.get("version_configs") or ())
         return f"{result.get('display_name')}: {served} flow versions" + (
@@ -267,6 +271,7 @@ def release_summary(
             row["task"] for row in rows if row["task"].startswith("rollback") and row["state"] == "success"
         ],
         "reports": reports,
+        "flows": {stage: _flow_impact(results.get(f"version_{stage}")) for stage in ("staging", "prod")},
         "stage_profiles": {
             stage: {
                 "package": _relative_or_none(folder, record.get("uri")),
@@ -275,6 +280,17 @@ def release_summary(
             }
             for stage, record in (substitutions or {}).items()
         },
+    }
+
+
+def _flow_impact(versions: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which flows a stage's version task versioned (``impacted``) and which kept their version."""
+    if not versions:
+        return None
+    return {
+        "impacted": list(versions.get("impacted") or ()),
+        "unchanged": dict(versions.get("unchanged") or {}),
+        "only_changed": bool(versions.get("only_changed")),
     }
 
 
@@ -327,6 +343,8 @@ def release_summary_markdown(summary: Mapping[str, Any]) -> str:
         lines += ["**Rejected**: nothing was promoted to prod.", ""]
     for stage, record in (summary.get("environments") or {}).items():
         lines += _environment_lines(stage, record)
+    for stage, impact in (summary.get("flows") or {}).items():
+        lines += _impact_lines(stage, impact)
     for stage, flows in summary["deployed"].items():
         served = (f"- {md_text(flow)}: {md_code(name)}" for flow, name in sorted(flows.items()))
         lines += [f"**{md_text(stage)}** now serves:", "", *served, ""]
@@ -338,6 +356,17 @@ def release_summary_markdown(summary: Mapping[str, Any]) -> str:
             lines += [_change_row(change) for change in changes] + [""]
     lines += ["Reports:", "", *(f"- {_link(uri)}" for uri in summary["reports"]), ""]
     return "\n".join(lines)
+
+
+def _impact_lines(stage: str, impact: Mapping[str, Any] | None) -> list[str]:
+    if not impact:
+        return []
+    impacted = ", ".join(md_text(flow) for flow in impact["impacted"]) or "none"
+    lines = [f"**{md_text(stage)}** versioned the flows this release changed: {impacted}", ""]
+    if impact["unchanged"]:
+        kept = (f"- {md_text(flow)}: {md_code(name)}" for flow, name in sorted(impact["unchanged"].items()))
+        lines += ["Unchanged, kept the version they served:", "", *kept, ""]
+    return lines
 
 
 def _run_lines(summary: Mapping[str, Any]) -> list[str]:

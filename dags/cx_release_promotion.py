@@ -93,6 +93,11 @@ Changes against prod's current agent:
 
 Release notes: {{ diff['reports']['markdown'] | md_text }}
 
+{% set versions = ti.xcom_pull(task_ids='version_staging', key='cx_versions') %}
+{% if versions and versions['only_changed'] %}
+Flows this release changed (versioned in staging): {{ versions['impacted'] | join(', ') | md_text }}{% if not versions['impacted'] %}none{% endif %}; unchanged, keeping their version: {{ versions['unchanged'] | list | join(', ') | md_text }}{% if not versions['unchanged'] %}none{% endif %}.
+{% endif %}
+
 {% set staged = ti.xcom_pull(task_ids='stage_package_staging') %}
 Staging ran the release with {{ staged['changes'] | int }} substitution(s) from its stage profile (secrets
 masked): {{ staged['change_list']['markdown'] | md_text }}. Prod's profile is applied, and gated, before prod's restore.

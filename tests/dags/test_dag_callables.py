@@ -70,6 +70,11 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
                 "changes": 2,
                 "change_list": {"markdown": "file:///r/stages/staging.changes.md"},
             },
+            ("version_staging", "cx_versions"): {
+                "only_changed": True,
+                "impacted": ["Transfers", "Default Start Flow"],
+                "unchanged": {"Branch Finder": "projects/s/locations/l/agents/a/flows/b/versions/3"},
+            },
         }
     )
     params = {
@@ -89,6 +94,8 @@ def test_the_approval_request_says_what_passed_and_what_changes(release: ModuleT
     assert "with 2 substitution(s) from its stage profile" in body
     assert "masked): file:///r/stages/staging.changes.md." in body
     assert "`projects/p/locations/l/agents/b`, environment production" in body
+    assert "Flows this release changed (versioned in staging): Transfers, Default Start Flow;" in body
+    assert "unchanged, keeping their version: Branch Finder." in body
 
 
 def test_the_approval_request_escapes_every_value_a_user_or_an_agent_controls(release: ModuleType) -> None:

@@ -95,6 +95,34 @@ def test_the_summary_records_each_gate_what_is_deployed_and_every_report() -> No
     assert "- Default Start Flow: `.../versions/5`" in markdown
 
 
+def test_the_summary_lists_the_flows_each_stage_versioned_and_kept() -> None:
+    states = {task: "success" for task, _ in GATES} | {"rollback_staging": "skipped", "rollback_prod": "skipped"}
+    kept = {"Branch Finder": "projects/p/locations/l/agents/a/flows/b/versions/3"}
+    results = {
+        "version_staging": {
+            "created": ["Transfers"],
+            "adopted": [],
+            "impacted": ["Transfers"],
+            "unchanged": kept,
+            "only_changed": True,
+        }
+    }
+
+    gates = [*GATES, ("version_staging", "version")]
+    states["version_staging"] = "success"
+    summary = release_summary(
+        release_id="rel-2", folder="file:///r", stages=STAGES, gates=gates, states=states, results=results, versions={}
+    )
+
+    assert summary["flows"]["staging"] == {"impacted": ["Transfers"], "unchanged": kept, "only_changed": True}
+    assert summary["flows"]["prod"] is None  # its version task left no result
+    details = {row["task"]: row["detail"] for row in summary["gates"]}
+    assert details["version_staging"] == "1 created, 0 reused; 1 flow(s) impacted, 1 unchanged"
+    markdown = release_summary_markdown(summary)
+    assert "**staging** versioned the flows this release changed: Transfers" in markdown
+    assert "- Branch Finder: `projects/p/locations/l/agents/a/flows/b/versions/3`" in markdown
+
+
 def test_the_summary_lists_each_stage_profiles_substitutions() -> None:
     states = {task: "success" for task, _ in GATES}
     change = {"path": "webhooks/Branch Locator.json", "field": "genericWebService.requestHeaders"}

@@ -159,6 +159,7 @@ class Approver:
         # No settling delay: dag.test() has no scheduler that could race an early answer.
         try:
             self.api.wait_ready(SERVER_START_TIMEOUT, self.stopped)
+            self._wait_for_run()
             request = self.client.wait_for_hitl(
                 self.dag_id, self.run_id, APPROVAL_TASK, timeout=APPROVAL_TIMEOUT, poll_interval=0.5, settle_seconds=0
             )
@@ -168,6 +169,22 @@ class Approver:
         except Exception as error:  # reported in the outcome line, which the test checks
             self.error = f"{type(error).__name__}: {error}"
             print(f"approver: {self.error}", file=sys.stderr, flush=True)
+
+    def _wait_for_run(self) -> None:
+        """Until dag.test() has created the run: the server may answer before it exists (404 until then)."""
+        from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
+
+        from airflow_provider_cx.demo.api import AirflowAPIError
+
+        def missing(error: BaseException) -> bool:
+            return isinstance(error, AirflowAPIError) and error.status == 404 and not self.stopped.is_set()
+
+        Retrying(
+            retry=retry_if_exception(missing),
+            stop=stop_after_delay(APPROVAL_TIMEOUT),
+            wait=wait_fixed(0.5),
+            reraise=True,
+        )(self.client.dag_run, self.dag_id, self.run_id)
 
     def approval_result(self) -> Any:
         """What the approval task returned (its XCom), or None if it never completed."""

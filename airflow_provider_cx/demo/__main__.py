@@ -26,6 +26,7 @@ from typing import Any
 
 from airflow_provider_cx.demo.api import AirflowAPIClient, AirflowAPIError, DagRun, RunEndedError, WaitTimeoutError
 from airflow_provider_cx.demo.stack import AirflowStack, StackError, StackPorts, free_port
+from airflow_provider_cx.terminal_text import plain
 
 REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_ID = "cx_release_promotion"
@@ -39,7 +40,7 @@ POLL_INTERVAL = 0.5
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_cx.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_cx.demo", description=plain(__doc__ or ""))
     parser.add_argument("--workdir", type=Path, default=Path(".demo"), help="emulator data, Airflow home, artifacts")
     parser.add_argument("--dags-folder", type=Path, default=REPO_DAGS)
     parser.add_argument("--port", type=int, default=0, help="API/UI port (default: a free one)")

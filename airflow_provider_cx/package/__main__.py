@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_cx import storage
 from airflow_provider_cx.package.io import ReadLimits, agent_sources, read_package
 from airflow_provider_cx.package.model import AgentPackage, PackageError
+from airflow_provider_cx.terminal_text import plain
 
 if TYPE_CHECKING:
     from airflow_provider_cx.package.lint import LintConfig
@@ -159,7 +159,7 @@ def _rules(args: argparse.Namespace) -> int:
 
     width = max(len(rule_id) for rule_id in RULES)
     for rule in sorted(RULES.values(), key=lambda r: r.id):
-        print(f"{rule.id:<{width}}  {rule.severity:<7}  {_plain(rule.summary)}")
+        print(f"{rule.id:<{width}}  {rule.severity:<7}  {plain(rule.summary)}")
     return EXIT_OK
 
 
@@ -171,11 +171,6 @@ def _source(value: str) -> Path | str:
 def _read(source: Path | str, limits: ReadLimits) -> AgentPackage:
     """The package at a local path, or in Cloud Storage through :mod:`airflow_provider_cx.storage`."""
     return read_package(storage.read_bytes(source) if isinstance(source, str) else source, limits)
-
-
-def _plain(text: str) -> str:
-    """A docstring summary as terminal text: reStructuredText ``literals`` lose their backquotes."""
-    return re.sub(r"``(.+?)``", r"\1", text)
 
 
 def _emit(text: str, output: Path | None) -> None:

@@ -44,3 +44,12 @@ def test_a_runs_duration_comes_from_airflows_dates() -> None:
     finished = DagRun("d", "r", "success", {}, "2026-01-01T10:00:00.5Z", "2026-01-01T10:01:03Z")
     assert run_seconds(finished) == 62.5
     assert run_seconds(DagRun("d", "r", "queued", {}, None, None)) == 0.0
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "python -m airflow_provider_cx.demo (bash scripts/demo)" in " ".join(text.split())
+    assert "``" not in text

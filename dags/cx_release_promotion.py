@@ -95,7 +95,9 @@ Release notes: {{ diff['reports']['markdown'] | md_text }}
 
 {% set versions = ti.xcom_pull(task_ids='version_staging', key='cx_versions') %}
 {% if versions and versions['only_changed'] %}
-Flows this release changed (versioned in staging): {{ versions['impacted'] | join(', ') | md_text }}{% if not versions['impacted'] %}none{% endif %}; unchanged, keeping their version: {{ versions['unchanged'] | list | join(', ') | md_text }}{% if not versions['unchanged'] %}none{% endif %}.
+Flows this release changed (versioned in staging): {{ versions['impacted'] | join(', ') | md_text }}\
+{% if not versions['impacted'] %}none{% endif %}; unchanged, keeping their version: \
+{{ versions['unchanged'] | list | join(', ') | md_text }}{% if not versions['unchanged'] %}none{% endif %}.
 {% endif %}
 
 {% set staged = ti.xcom_pull(task_ids='stage_package_staging') %}
